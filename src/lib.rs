@@ -1,0 +1,22 @@
+//! mosaico_bridge: a Mosaico client (control, data and processing planes over Arrow Flight), a test
+//! server that behaves like mosaicod, and the ROS 2 bridge built on them.
+
+pub mod control;
+pub mod data;
+pub mod error;
+pub mod handlers;
+pub mod names;
+pub mod ontology;
+pub mod processing;
+pub mod protocol;
+pub mod query;
+
+pub use control::{ConnectOptions, ServerAddr, Tls};
+pub use error::{Error, Result};
+pub use handlers::{
+    MergedRow, MosaicoClient, OnError, SequenceHandler, SequenceStream, SequenceSummary, SequenceWriter, TopicHandler,
+    TopicOptions, TopicSummary, TopicWriter, WriterOptions,
+};
+pub use ontology::{Ontology, SerializationFormat};
+pub use protocol::{Generation, TimeRange};
+pub use query::{Op, Query, QueryItem, SequenceFilter, TopicFilter};
