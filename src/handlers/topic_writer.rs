@@ -23,7 +23,20 @@ use crate::protocol::Target;
 
 /// Bytes of the data a batch refers to (slices count only their part).
 pub fn batch_bytes(batch: &RecordBatch) -> usize {
-    batch.columns().iter().map(|c| c.to_data().get_slice_memory_size().unwrap_or(0)).sum()
+    batch
+        .columns()
+        .iter()
+        .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+        .sum()
+}
+
+/// Error details can quote whole rows (image bytes included): keep them readable.
+fn clip(s: &str) -> String {
+    const MAX: usize = 300;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}… ({} bytes in all)", &s[..i], s.len()),
+        None => s.to_string(),
+    }
 }
 
 /// How a topic is created.
@@ -39,7 +52,12 @@ pub struct TopicOptions {
 
 impl TopicOptions {
     pub fn new(tag: impl Into<String>) -> Self {
-        TopicOptions { tag: tag.into(), format: None, user_metadata: Value::Object(Default::default()), schema: None }
+        TopicOptions {
+            tag: tag.into(),
+            format: None,
+            user_metadata: Value::Object(Default::default()),
+            schema: None,
+        }
     }
     pub fn metadata(mut self, v: Value) -> Self {
         self.user_metadata = v;
@@ -65,6 +83,8 @@ pub struct TopicSummary {
     pub wire_bytes: u64,
     /// Records refused because they exceed the server's message limit.
     pub dropped_too_large: u64,
+    /// Rows refused because they did not fit the topic's schema.
+    pub rejected: u64,
     /// Set when the topic's upload did not complete.
     pub error: Option<String>,
 }
@@ -80,8 +100,6 @@ enum Status {
 struct State {
     pending: Vec<RecordBatch>,
     pending_bytes: usize,
-    rows: Vec<Value>,
-    rows_bytes: usize,
     upload: Upload,
     status: Status,
 }
@@ -95,6 +113,7 @@ pub(crate) struct TopicShared {
     max_batch_bytes: usize,
     max_record_bytes: usize,
     dropped: AtomicU64,
+    rejected: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -106,7 +125,10 @@ pub struct TopicWriter {
 
 impl std::fmt::Debug for TopicWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TopicWriter").field("topic", &self.inner.name).field("tag", &self.inner.tag).finish()
+        f.debug_struct("TopicWriter")
+            .field("topic", &self.inner.name)
+            .field("tag", &self.inner.tag)
+            .finish()
     }
 }
 
@@ -132,11 +154,10 @@ impl TopicWriter {
                 max_batch_bytes,
                 max_record_bytes,
                 dropped: AtomicU64::new(0),
+                rejected: AtomicU64::new(0),
                 state: Mutex::new(State {
                     pending: Vec::new(),
                     pending_bytes: 0,
-                    rows: Vec::new(),
-                    rows_bytes: 0,
                     upload,
                     status: Status::Open,
                 }),
@@ -166,9 +187,21 @@ impl TopicWriter {
                 .iter()
                 .zip(got.iter())
                 .find(|(a, b)| a != b)
-                .map(|(a, b)| format!("column `{}` is {:?} (nullable {}), expected {:?} (nullable {})", b.name(), b.data_type(), b.is_nullable(), a.data_type(), a.is_nullable()))
+                .map(|(a, b)| {
+                    format!(
+                        "column `{}` is {:?} (nullable {}), expected {:?} (nullable {})",
+                        b.name(),
+                        b.data_type(),
+                        b.is_nullable(),
+                        a.data_type(),
+                        a.is_nullable()
+                    )
+                })
                 .unwrap_or_else(|| format!("{} columns, expected {}", got.len(), want.len()));
-            return Err(Error::SchemaMismatch { topic: self.inner.name.clone(), detail });
+            return Err(Error::SchemaMismatch {
+                topic: self.inner.name.clone(),
+                detail,
+            });
         }
         Ok(())
     }
@@ -176,7 +209,10 @@ impl TopicWriter {
     fn open<'a>(&self, st: &'a State) -> Result<&'a Upload> {
         match &st.status {
             Status::Open => Ok(&st.upload),
-            Status::Failed(m) => Err(Error::Upload { topic: self.inner.name.clone(), message: m.clone() }),
+            Status::Failed(m) => Err(Error::Upload {
+                topic: self.inner.name.clone(),
+                message: m.clone(),
+            }),
             _ => Err(Error::Closed(format!("topic {}", self.inner.name))),
         }
     }
@@ -189,7 +225,6 @@ impl TopicWriter {
         }
         let mut st = self.inner.state.lock().await;
         self.open(&st)?;
-        self.flush_rows(&mut st).await?;
         let bytes = batch_bytes(&batch);
         if bytes < self.inner.max_batch_bytes {
             st.pending_bytes += bytes;
@@ -201,7 +236,8 @@ impl TopicWriter {
         }
         self.flush_batches(&mut st).await?;
         let rows = batch.num_rows();
-        let per = ((rows as u128 * self.inner.max_batch_bytes as u128 / bytes as u128) as usize).max(1);
+        let per =
+            ((rows as u128 * self.inner.max_batch_bytes as u128 / bytes as u128) as usize).max(1);
         let mut too_large = 0usize;
         let mut offset = 0;
         while offset < rows {
@@ -221,20 +257,45 @@ impl TopicWriter {
         Ok(())
     }
 
-    /// Pushes one row given as a JSON object keyed by column name (converted in the worker pool).
+    /// Pushes one row given as a JSON object keyed by column name; binary values are hex strings.
+    /// The row is converted at once (in the worker pool), so a row that does not fit the schema is
+    /// refused here, counted, and costs nothing else.
     pub async fn push_json(&self, row: Value) -> Result<()> {
-        if !row.is_object() {
-            return Err(Error::SchemaMismatch { topic: self.inner.name.clone(), detail: "a row must be a JSON object".into() });
+        let schema = self.inner.schema.clone();
+        let topic = self.inner.name.clone();
+        let batch = self
+            .inner
+            .client
+            .processing
+            .run(move || -> Result<RecordBatch> {
+                if !row.is_object() {
+                    return Err(Error::SchemaMismatch {
+                        topic,
+                        detail: "a row must be a JSON object".into(),
+                    });
+                }
+                let bad = |e: &dyn std::fmt::Display| Error::SchemaMismatch {
+                    topic: topic.clone(),
+                    detail: clip(&e.to_string()),
+                };
+                let mut dec = arrow::json::ReaderBuilder::new(schema.clone())
+                    .with_batch_size(1)
+                    .build_decoder()?;
+                dec.serialize(std::slice::from_ref(&row))
+                    .map_err(|e| bad(&e))?;
+                Ok(dec
+                    .flush()
+                    .map_err(|e| bad(&e))?
+                    .unwrap_or_else(|| RecordBatch::new_empty(schema)))
+            })
+            .await?;
+        match batch {
+            Ok(b) => self.push_batch(b).await,
+            Err(e) => {
+                self.inner.rejected.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
         }
-        let mut st = self.inner.state.lock().await;
-        self.open(&st)?;
-        self.flush_batches(&mut st).await?;
-        st.rows_bytes += serde_json::to_vec(&row).map(|v| v.len()).unwrap_or(64);
-        st.rows.push(row);
-        if st.rows_bytes >= self.inner.max_batch_bytes {
-            self.flush_rows(&mut st).await?;
-        }
-        Ok(())
     }
 
     async fn send(&self, st: &State, batch: RecordBatch) -> Result<()> {
@@ -264,48 +325,30 @@ impl TopicWriter {
         self.send(st, batch).await
     }
 
-    async fn flush_rows(&self, st: &mut State) -> Result<()> {
-        if st.rows.is_empty() {
-            return Ok(());
-        }
-        let rows = std::mem::take(&mut st.rows);
-        st.rows_bytes = 0;
-        let schema = self.inner.schema.clone();
-        let topic = self.inner.name.clone();
-        let batch = self
-            .inner
-            .client
-            .processing
-            .run(move || -> Result<RecordBatch> {
-                let mut dec = arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(rows.len().max(1)).build_decoder()?;
-                dec.serialize(&rows).map_err(|e| Error::SchemaMismatch { topic: topic.clone(), detail: e.to_string() })?;
-                Ok(dec.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema)))
-            })
-            .await??;
-        let bytes = batch_bytes(&batch);
-        if batch.num_rows() == 1 && bytes > self.inner.max_record_bytes {
-            return Err(self.record_too_large(1, bytes).await);
-        }
-        self.send(st, batch).await
-    }
-
     async fn record_too_large(&self, n: usize, bytes: usize) -> Error {
         self.inner.dropped.fetch_add(n as u64, Ordering::Relaxed);
         let limit = self.inner.max_record_bytes;
         let msg = format!("{n} record(s) of about {bytes} bytes dropped: larger than the server's message limit of {limit} bytes");
         warn!(topic = %self.inner.name, "{msg}");
         let c = &self.inner.client;
-        if let Err(e) = c.protocol.notify(&c.control, Target::Topic, &self.inner.locator, &msg).await {
+        if let Err(e) = c
+            .protocol
+            .notify(&c.control, Target::Topic, &self.inner.locator, &msg)
+            .await
+        {
             warn!(topic = %self.inner.name, error = %e, "could not record the drop on the server");
         }
-        Error::RecordTooLarge { topic: self.inner.name.clone(), bytes, limit }
+        Error::RecordTooLarge {
+            topic: self.inner.name.clone(),
+            bytes,
+            limit,
+        }
     }
 
     /// Sends everything buffered.
     pub async fn flush(&self) -> Result<()> {
         let mut st = self.inner.state.lock().await;
         self.open(&st)?;
-        self.flush_rows(&mut st).await?;
         self.flush_batches(&mut st).await
     }
 
@@ -314,11 +357,7 @@ impl TopicWriter {
     pub async fn finish(&self) -> Result<TopicSummary> {
         let mut st = self.inner.state.lock().await;
         if matches!(st.status, Status::Open) {
-            let flushed = match self.flush_rows(&mut st).await {
-                Ok(()) => self.flush_batches(&mut st).await,
-                Err(e) => Err(e),
-            };
-            let r = match flushed {
+            let r = match self.flush_batches(&mut st).await {
                 Ok(()) => st.upload.finish().await,
                 Err(e) => {
                     // Never commit a topic that lost buffered rows: cancel instead.
@@ -333,8 +372,14 @@ impl TopicWriter {
         }
         let summary = self.summary_of(&st);
         match &st.status {
-            Status::Failed(m) => Err(Error::Upload { topic: self.inner.name.clone(), message: m.clone() }),
-            Status::Cancelled => Err(Error::Closed(format!("topic {} (cancelled)", self.inner.name))),
+            Status::Failed(m) => Err(Error::Upload {
+                topic: self.inner.name.clone(),
+                message: m.clone(),
+            }),
+            Status::Cancelled => Err(Error::Closed(format!(
+                "topic {} (cancelled)",
+                self.inner.name
+            ))),
             _ => Ok(summary),
         }
     }
@@ -345,7 +390,6 @@ impl TopicWriter {
         if matches!(st.status, Status::Open) {
             st.upload.cancel();
             st.pending.clear();
-            st.rows.clear();
             st.status = Status::Cancelled;
         }
     }
@@ -362,6 +406,7 @@ impl TopicWriter {
             batches: stats.batches,
             wire_bytes: stats.wire_bytes,
             dropped_too_large: self.inner.dropped.load(Ordering::Relaxed),
+            rejected: self.inner.rejected.load(Ordering::Relaxed),
             error: match &st.status {
                 Status::Failed(m) => Some(m.clone()),
                 Status::Cancelled => Some("cancelled".into()),

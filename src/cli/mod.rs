@@ -1,0 +1,160 @@
+//! Command-line interface: global connection flags, one module per command family.
+
+mod cat;
+mod catalog;
+mod copy;
+// mod dev_server;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use mosaico_bridge::control::channel::{ConnectOptions, ServerAddr, Tls};
+use mosaico_bridge::{Generation, MosaicoClient};
+use tracing_subscriber::EnvFilter;
+
+pub const DEFAULT_SERVER: &str = "localhost:6726";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mosaico-bridge",
+    version,
+    about = "Record ROS 2 into Mosaico, and inspect, query and copy what a Mosaico server holds"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How to reach the server; shared by every command.
+#[derive(Args, Debug, Clone)]
+pub struct ConnArgs {
+    /// Server address: HOST[:PORT] or grpc[+tls]://HOST[:PORT] (port 6726 by default).
+    #[arg(long, global = true, env = "MOSAICO_SERVER", default_value = DEFAULT_SERVER)]
+    pub server: String,
+    /// API key sent as `mosaico-api-key-token` (current-generation servers).
+    #[arg(long, global = true, env = "MOSAICO_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Verify the server's TLS certificate against this CA (PEM); implies TLS.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
+    /// gzip-compress requests (current-generation servers only).
+    #[arg(long, global = true)]
+    pub gzip: bool,
+    /// Seconds to wait for the server to answer when connecting.
+    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Speak this protocol generation instead of detecting it (legacy | current).
+    #[arg(long, global = true, value_name = "GEN")]
+    pub generation: Option<Generation>,
+    /// Data-plane channels (0: one per core).
+    #[arg(long, global = true, default_value_t = 0, value_name = "N")]
+    pub data_channels: usize,
+}
+
+impl ConnArgs {
+    pub fn options(&self) -> Result<ConnectOptions> {
+        if !(self.timeout > 0.0 && self.timeout.is_finite()) {
+            anyhow::bail!(
+                "--timeout must be a positive number of seconds, got {}",
+                self.timeout
+            );
+        }
+        Ok(ConnectOptions {
+            timeout: Duration::from_secs_f64(self.timeout),
+            api_key: self.api_key.clone(),
+            tls: match &self.tls_ca {
+                Some(p) => Tls::CustomCa(p.clone()),
+                None => Tls::Auto,
+            },
+            gzip: self.gzip,
+            data_channels: self.data_channels,
+            workers: 0,
+            generation: self.generation,
+        })
+    }
+
+    pub async fn connect(&self) -> Result<MosaicoClient> {
+        self.connect_to(&self.server, self.api_key.clone()).await
+    }
+
+    pub async fn connect_to(&self, server: &str, api_key: Option<String>) -> Result<MosaicoClient> {
+        let addr = ServerAddr::parse(server)?;
+        let opts = ConnectOptions {
+            api_key,
+            ..self.options()?
+        };
+        MosaicoClient::connect_with(&addr, opts)
+            .await
+            .with_context(|| format!("cannot use the Mosaico server at {addr}"))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List sequences: locked state, size, creation time, topic count.
+    Ls(catalog::LsArgs),
+    /// Show a sequence (metadata, topics, notifications) or one topic.
+    Info(catalog::InfoArgs),
+    /// Print a topic's rows as JSON lines.
+    Cat(cat::CatArgs),
+    /// Delete an unlocked (unfinalized) sequence.
+    Rm(catalog::RmArgs),
+    /// Query the catalogue by sequence metadata, topic and ontology fields.
+    Query(catalog::QueryArgs),
+    /// Copy a sequence, within a server or to another one.
+    Cp(copy::CpArgs),
+    // /// Run the in-memory test server locally (a stand-in for mosaicod, for trying things out).
+    // DevServer(dev_server::DevServerArgs),
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let conn = cli.conn;
+    match cli.command {
+        Command::Ls(a) => catalog::ls(&conn, a).await,
+        Command::Info(a) => catalog::info(&conn, a).await,
+        Command::Cat(a) => cat::run(&conn, a).await,
+        Command::Rm(a) => catalog::rm(&conn, a).await,
+        Command::Query(a) => catalog::query(&conn, a).await,
+        Command::Cp(a) => copy::run(&conn, a).await,
+        // Command::DevServer(a) => dev_server::run(&conn, a).await,
+    }
+}
