@@ -7,5 +7,7 @@ pub mod topic_writer;
 
 pub use client::MosaicoClient;
 pub use reader::{MergedRow, SequenceHandler, SequenceStream, TopicHandler};
-pub use sequence_writer::{OnError, SequenceSummary, SequenceWriter, WriterOptions, WriterState};
+pub use sequence_writer::{
+    OnError, RawTopic, SequenceSummary, SequenceWriter, WriterOptions, WriterState,
+};
 pub use topic_writer::{TopicOptions, TopicSummary, TopicWriter};

@@ -15,10 +15,13 @@ use tracing::{error, info, instrument, warn};
 
 use super::client::ClientInner;
 use super::topic_writer::{TopicOptions, TopicSummary, TopicWriter};
+use crate::control::FlightClient;
 use crate::data::put::Upload;
 use crate::error::{Error, Result};
 use crate::names;
-use crate::protocol::Session;
+use crate::protocol::{Session, TopicKey};
+use arrow::datatypes::SchemaRef;
+use arrow_flight::FlightDescriptor;
 
 /// What happens to a session that fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -60,6 +63,16 @@ impl Default for WriterOptions {
             max_in_flight: 3,
         }
     }
+}
+
+/// A created topic for a caller-driven DoPut: send `schema` and batches with `descriptor` on the
+/// first message through `client` (a data-plane channel).
+#[derive(Debug, Clone)]
+pub struct RawTopic {
+    pub locator: String,
+    pub descriptor: FlightDescriptor,
+    pub schema: SchemaRef,
+    pub client: FlightClient,
 }
 
 /// The outcome of a session.
@@ -146,10 +159,13 @@ impl SequenceWriter {
         self.shared.topics.lock().await.get(&key).cloned()
     }
 
-    /// Creates a topic and opens its stream. The schema is the ontology's for `options.tag` on the
-    /// connected server's generation unless given.
-    #[instrument(skip(self, options), fields(sequence = %self.shared.session.sequence, tag = %options.tag))]
-    pub async fn topic_create(&self, name: &str, options: TopicOptions) -> Result<TopicWriter> {
+    /// Checks and creates a topic on the server: its locator, schema and write key.
+    async fn create_on_server(
+        &self,
+        name: &str,
+        options: &TopicOptions,
+        topics: &BTreeMap<String, TopicWriter>,
+    ) -> Result<(String, String, SchemaRef, TopicKey)> {
         let s = &self.shared;
         if s.state.lock().await.0 != WriterState::Open {
             return Err(Error::Closed(format!(
@@ -159,7 +175,6 @@ impl SequenceWriter {
         }
         let locator = names::topic_locator(&s.session.sequence, name)?;
         let display = names::display_topic(name);
-        let mut topics = s.topics.lock().await;
         if topics.contains_key(&display) {
             return Err(Error::AlreadyExists {
                 what: format!("topic `{locator}`"),
@@ -176,12 +191,11 @@ impl SequenceWriter {
             ))),
         };
         let format = options.format.unwrap_or(default_format);
-        let control = &s.client.control;
         let key = s
             .client
             .protocol
             .create_topic(
-                control,
+                &s.client.control,
                 &s.session,
                 &locator,
                 &options.tag,
@@ -189,6 +203,32 @@ impl SequenceWriter {
                 &options.user_metadata,
             )
             .await?;
+        Ok((display, locator, schema, key))
+    }
+
+    /// Creates a topic whose DoPut the caller drives itself (tools and benchmarks that stream
+    /// pre-encoded Flight data). The writer does not track it: the caller must end the stream
+    /// normally before [`finalize`](Self::finalize), which the server refuses otherwise.
+    pub async fn topic_create_raw(&self, name: &str, options: TopicOptions) -> Result<RawTopic> {
+        let topics = self.shared.topics.lock().await;
+        let (_, locator, schema, key) = self.create_on_server(name, &options, &topics).await?;
+        let c = &self.shared.client;
+        Ok(RawTopic {
+            locator,
+            descriptor: c.protocol.put_descriptor(&key),
+            schema,
+            client: c.data.next_client(),
+        })
+    }
+
+    /// Creates a topic and opens its stream. The schema is the ontology's for `options.tag` on the
+    /// connected server's generation unless given.
+    #[instrument(skip(self, options), fields(sequence = %self.shared.session.sequence, tag = %options.tag))]
+    pub async fn topic_create(&self, name: &str, options: TopicOptions) -> Result<TopicWriter> {
+        let s = &self.shared;
+        let mut topics = s.topics.lock().await;
+        let (display, locator, schema, key) =
+            self.create_on_server(name, &options, &topics).await?;
         let descriptor = s.client.protocol.put_descriptor(&key);
         let upload = Upload::start(
             s.client.data.next_client(),
