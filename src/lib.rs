@@ -1,6 +1,7 @@
 //! mosaico_bridge: a Mosaico client (control, data and processing planes over Arrow Flight), a test
 //! server that behaves like mosaicod, and the ROS 2 bridge built on them.
 
+pub mod config;
 pub mod control;
 pub mod data;
 pub mod error;
