@@ -11,6 +11,7 @@ pub mod ontology;
 pub mod processing;
 pub mod protocol;
 pub mod query;
+pub mod record;
 
 pub use control::{ConnectOptions, ServerAddr, Tls};
 pub use error::{Error, Result};

@@ -1,0 +1,3 @@
+//! The recorder: ROS messages → byte-budgeted queues → adapters in the worker pool → topic writers.
+
+pub mod queue;
