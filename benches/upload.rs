@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{
-    new_null_array, ArrayRef, BinaryArray, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    StructArray,
+    new_null_array, ArrayRef, BinaryArray, BooleanArray, Float64Array, Int32Array, Int64Array,
+    RecordBatch, StringArray, StructArray,
 };
 use arrow::datatypes::{DataType, Field, SchemaRef};
 use arrow_flight::encode::FlightDataEncoderBuilder;
@@ -26,28 +26,49 @@ use serde_json::json;
 const IMAGE_BYTES: usize = 1920 * 1080 * 3;
 
 fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 /// A column of `n` plausible values; nullable leaves other than numbers and strings stay null.
 fn fill(f: &Field, n: usize, row0: usize) -> ArrayRef {
     match f.data_type() {
-        DataType::Int64 => Arc::new(Int64Array::from_iter_values((0..n).map(|i| 1_700_000_000_000_000_000 + (row0 + i) as i64 * 1_000_000))),
-        DataType::Float64 => Arc::new(Float64Array::from_iter_values((0..n).map(|i| (row0 + i) as f64 * 0.001))),
-        DataType::Int32 => Arc::new(Int32Array::from_iter_values((0..n).map(|_| match f.name().as_str() {
-            "width" => 1920,
-            "height" => 1080,
-            "stride" => 1920 * 3,
-            _ => 0,
-        }))),
-        DataType::Utf8 if !f.is_nullable() => Arc::new(StringArray::from_iter_values((0..n).map(|_| match f.name().as_str() {
-            "encoding" => "rgb8",
-            "format" => "raw",
-            _ => "x",
-        }))),
+        DataType::Int64 => {
+            Arc::new(Int64Array::from_iter_values((0..n).map(|i| {
+                1_700_000_000_000_000_000 + (row0 + i) as i64 * 1_000_000
+            })))
+        }
+        DataType::Float64 => Arc::new(Float64Array::from_iter_values(
+            (0..n).map(|i| (row0 + i) as f64 * 0.001),
+        )),
+        DataType::Int32 => {
+            Arc::new(Int32Array::from_iter_values((0..n).map(
+                |_| match f.name().as_str() {
+                    "width" => 1920,
+                    "height" => 1080,
+                    "stride" => 1920 * 3,
+                    _ => 0,
+                },
+            )))
+        }
+        DataType::Utf8 if !f.is_nullable() => Arc::new(StringArray::from_iter_values((0..n).map(
+            |_| match f.name().as_str() {
+                "encoding" => "rgb8",
+                "format" => "raw",
+                _ => "x",
+            },
+        ))),
         DataType::Boolean if !f.is_nullable() => Arc::new(BooleanArray::from(vec![false; n])),
         DataType::Binary => {
-            let frames: Vec<Vec<u8>> = (0..n).map(|i| (0..IMAGE_BYTES).map(|b| (b * 31 + (row0 + i) * 7) as u8).collect()).collect();
+            let frames: Vec<Vec<u8>> = (0..n)
+                .map(|i| {
+                    (0..IMAGE_BYTES)
+                        .map(|b| (b * 31 + (row0 + i) * 7) as u8)
+                        .collect()
+                })
+                .collect();
             Arc::new(BinaryArray::from_iter_values(frames.iter()))
         }
         DataType::Struct(children) if !f.is_nullable() => {
@@ -78,7 +99,10 @@ struct Workload {
 
 impl Workload {
     fn bytes(&self) -> usize {
-        self.batches.iter().map(mosaico_bridge::handlers::topic_writer::batch_bytes).sum()
+        self.batches
+            .iter()
+            .map(mosaico_bridge::handlers::topic_writer::batch_bytes)
+            .sum()
     }
     fn rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()
@@ -90,15 +114,28 @@ fn unique(prefix: &str) -> String {
 }
 
 /// Through the client: topic writer batching, bounded in-flight queue, processing pool.
-async fn via_client(client: &MosaicoClient, w: &Workload, topics: usize) -> anyhow::Result<Duration> {
-    let tag = client.ontology().by_class(w.class).expect("class").tag.clone();
-    let seq = client.sequence_create(&unique("bench"), json!({"bench": w.name}), OnError::Delete).await?;
+async fn via_client(
+    client: &MosaicoClient,
+    w: &Workload,
+    topics: usize,
+) -> anyhow::Result<Duration> {
+    let tag = client
+        .ontology()
+        .by_class(w.class)
+        .expect("class")
+        .tag
+        .clone();
+    let seq = client
+        .sequence_create(&unique("bench"), json!({"bench": w.name}), OnError::Delete)
+        .await?;
     let t = Instant::now();
     let per_topic = w.batches.len().div_ceil(topics);
     futures::future::try_join_all(w.batches.chunks(per_topic).enumerate().map(|(i, chunk)| {
         let (seq, tag) = (&seq, tag.clone());
         async move {
-            let tw = seq.topic_create(&format!("/t{i}"), TopicOptions::new(tag)).await?;
+            let tw = seq
+                .topic_create(&format!("/t{i}"), TopicOptions::new(tag))
+                .await?;
             for b in chunk {
                 tw.push_batch(b.clone()).await?;
             }
@@ -113,8 +150,19 @@ async fn via_client(client: &MosaicoClient, w: &Workload, topics: usize) -> anyh
 
 /// The baseline: the same batches straight into one arrow-flight DoPut.
 async fn raw(client: &MosaicoClient, w: &Workload) -> anyhow::Result<Duration> {
-    let tag = client.ontology().by_class(w.class).expect("class").tag.clone();
-    let seq = client.sequence_create(&unique("bench_raw"), json!({"bench": w.name}), OnError::Delete).await?;
+    let tag = client
+        .ontology()
+        .by_class(w.class)
+        .expect("class")
+        .tag
+        .clone();
+    let seq = client
+        .sequence_create(
+            &unique("bench_raw"),
+            json!({"bench": w.name}),
+            OnError::Delete,
+        )
+        .await?;
     let t = Instant::now();
     let mut topic = seq.topic_create_raw("/t0", TopicOptions::new(tag)).await?;
     let input = futures::stream::iter(w.batches.clone().into_iter().map(Ok::<_, FlightError>));
@@ -141,16 +189,35 @@ fn mbps(bytes: usize, d: Duration) -> f64 {
 }
 
 async fn connect(addr: &ServerAddr, channels: usize) -> anyhow::Result<MosaicoClient> {
-    Ok(MosaicoClient::connect_with(addr, ConnectOptions { data_channels: channels, ..Default::default() }).await?)
+    Ok(MosaicoClient::connect_with(
+        addr,
+        ConnectOptions {
+            data_channels: channels,
+            ..Default::default()
+        },
+    )
+    .await?)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and wants a smoke run.
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let repeats = if smoke { 1 } else { env_usize("BENCH_REPEATS", 3) };
-    let image_rows = if smoke { 2 } else { env_usize("BENCH_IMAGE_ROWS", 32) };
-    let imu_rows = if smoke { 2_000 } else { env_usize("BENCH_IMU_ROWS", 200_000) };
+    let repeats = if smoke {
+        1
+    } else {
+        env_usize("BENCH_REPEATS", 3)
+    };
+    let image_rows = if smoke {
+        2
+    } else {
+        env_usize("BENCH_IMAGE_ROWS", 32)
+    };
+    let imu_rows = if smoke {
+        2_000
+    } else {
+        env_usize("BENCH_IMU_ROWS", 200_000)
+    };
 
     let (_server, addr) = match std::env::var("MOSAICO_BENCH_SERVER") {
         Ok(a) => (None, ServerAddr::parse(&a)?),
@@ -164,11 +231,25 @@ async fn main() -> anyhow::Result<()> {
     let client = connect(&addr, 0).await?;
     let ont = client.ontology();
     let workloads = [
-        Workload { name: "image 1080p rgb8 (6.2 MB rows)", class: "Image", batches: batches(&ont.by_class("Image").unwrap().schema, image_rows, 1) },
-        Workload { name: "imu (1000-row batches)", class: "IMU", batches: batches(&ont.by_class("IMU").unwrap().schema, imu_rows, 1000) },
+        Workload {
+            name: "image 1080p rgb8 (6.2 MB rows)",
+            class: "Image",
+            batches: batches(&ont.by_class("Image").unwrap().schema, image_rows, 1),
+        },
+        Workload {
+            name: "imu (1000-row batches)",
+            class: "IMU",
+            batches: batches(&ont.by_class("IMU").unwrap().schema, imu_rows, 1000),
+        },
     ];
-    println!("server {addr} ({} generation), {cores} cores, median of {repeats}", client.generation());
-    println!("{:<32} {:>12} {:>12} {:>14} {:>8}", "workload", "client MB/s", "raw MB/s", "client rows/s", "ratio");
+    println!(
+        "server {addr} ({} generation), {cores} cores, median of {repeats}",
+        client.generation()
+    );
+    println!(
+        "{:<32} {:>12} {:>12} {:>14} {:>8}",
+        "workload", "client MB/s", "raw MB/s", "client rows/s", "ratio"
+    );
     for w in &workloads {
         let (mut c, mut r) = (Vec::new(), Vec::new());
         for _ in 0..repeats {

@@ -6,7 +6,8 @@ use mosaico_bridge::config::{Compression, DropPolicy, Overrides, RecordConfig};
 use mosaico_bridge::OnError;
 
 fn shipped() -> RecordConfig {
-    RecordConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/record.yaml")).expect("config/record.yaml loads")
+    RecordConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/record.yaml"))
+        .expect("config/record.yaml loads")
 }
 
 #[test]
@@ -25,15 +26,26 @@ fn shipped_file_loads_in_ros_parameter_form() {
 
 #[test]
 fn plain_yaml_and_empty_files_take_defaults() {
-    let c = RecordConfig::from_yaml("topics: {names: [/imu]}\nimages: {compression: jpeg}\n", "inline").unwrap();
+    let c = RecordConfig::from_yaml(
+        "topics: {names: [/imu]}\nimages: {compression: jpeg}\n",
+        "inline",
+    )
+    .unwrap();
     assert_eq!(c.images.compression, Compression::Jpeg);
     assert_eq!(c.server, RecordConfig::default().server);
-    let e = RecordConfig::from_yaml("", "empty").unwrap_err().to_string();
-    assert!(e.contains("`topics`") && e.contains("nothing to record"), "{e}");
+    let e = RecordConfig::from_yaml("", "empty")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`topics`") && e.contains("nothing to record"),
+        "{e}"
+    );
 }
 
 fn err(yaml: &str) -> String {
-    RecordConfig::from_yaml(yaml, "test.yaml").unwrap_err().to_string()
+    RecordConfig::from_yaml(yaml, "test.yaml")
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -45,7 +57,10 @@ fn unknown_keys_and_bad_values_name_the_key() {
     let e = err("topics: {all: true, include: ['(']}\n");
     assert!(e.contains("topics.include[0]"), "{e}");
     let e = err("topics: {all: true}\nsequence: {template: '{robot}_{when}'}\n");
-    assert!(e.contains("sequence.template") && e.contains("{when}"), "{e}");
+    assert!(
+        e.contains("sequence.template") && e.contains("{when}"),
+        "{e}"
+    );
     let e = err("topics: {all: true}\noverrides: {cam: {topic: '/a b', compression: jpeg}}\n");
     assert!(e.contains("overrides.cam.topic"), "{e}");
     let e = err("topics: {all: true}\nserver: 'grpc://:x'\n");
@@ -71,6 +86,12 @@ fn command_line_overrides_win() {
     let m = c.topics.compile().unwrap();
     assert!(m.matches("/imu") && !m.matches("/camera/image_raw"));
     assert_eq!(c.on_error, OnError::Delete);
-    let e = c.apply(Overrides { sequence: Some("bad/name".into()), ..Default::default() }).unwrap_err().to_string();
+    let e = c
+        .apply(Overrides {
+            sequence: Some("bad/name".into()),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("sequence.name"), "{e}");
 }

@@ -11,11 +11,18 @@ use crate::names;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{origin} is not valid YAML: {message}")]
     Yaml { origin: String, message: String },
     #[error("{origin}: `{key}`: {message}")]
-    Invalid { origin: String, key: String, message: String },
+    Invalid {
+        origin: String,
+        key: String,
+        message: String,
+    },
 }
 
 /// Values given on the command line; they win over the file.
@@ -33,7 +40,11 @@ pub struct Overrides {
 
 /// Finds the parameters in ROS form (`<node>: ros__parameters: {...}`), or takes the document as is.
 fn parameters(doc: Yaml, origin: &str) -> Result<Yaml, ConfigError> {
-    let invalid = |key: &str, message: &str| ConfigError::Invalid { origin: origin.into(), key: key.into(), message: message.into() };
+    let invalid = |key: &str, message: &str| ConfigError::Invalid {
+        origin: origin.into(),
+        key: key.into(),
+        message: message.into(),
+    };
     let Yaml::Mapping(map) = doc else {
         return match doc {
             Yaml::Null => Ok(Yaml::Mapping(Default::default())),
@@ -51,36 +62,53 @@ fn parameters(doc: Yaml, origin: &str) -> Result<Yaml, ConfigError> {
         return Ok(Yaml::Mapping(map));
     }
     if ros_nodes.len() != map.len() {
-        return Err(invalid("(top level)", "mixes ROS node sections (`<node>: ros__parameters:`) with plain keys"));
+        return Err(invalid(
+            "(top level)",
+            "mixes ROS node sections (`<node>: ros__parameters:`) with plain keys",
+        ));
     }
     let pick = ros_nodes
         .iter()
-        .find(|(k, _)| k.trim_start_matches('/').rsplit('/').next() == Some(super::DEFAULT_NODE_NAME))
+        .find(|(k, _)| {
+            k.trim_start_matches('/').rsplit('/').next() == Some(super::DEFAULT_NODE_NAME)
+        })
         .or_else(|| ros_nodes.iter().find(|(k, _)| k == "/**"))
-        .or(if ros_nodes.len() == 1 { ros_nodes.first() } else { None });
+        .or(if ros_nodes.len() == 1 {
+            ros_nodes.first()
+        } else {
+            None
+        });
     match pick {
         Some((_, p)) => Ok(p.clone()),
-        None => Err(invalid("(top level)", "several node sections and none is `mosaico_bridge` or `/**`")),
+        None => Err(invalid(
+            "(top level)",
+            "several node sections and none is `mosaico_bridge` or `/**`",
+        )),
     }
 }
 
 impl RecordConfig {
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let doc: Yaml =
-            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Yaml { origin: origin.into(), message: e.to_string() })?;
-        let params = parameters(doc, origin)?;
-        let cfg: RecordConfig = serde_path_to_error::deserialize(params).map_err(|e| ConfigError::Invalid {
+        let doc: Yaml = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Yaml {
             origin: origin.into(),
-            key: e.path().to_string(),
-            message: e.inner().to_string(),
+            message: e.to_string(),
         })?;
+        let params = parameters(doc, origin)?;
+        let cfg: RecordConfig =
+            serde_path_to_error::deserialize(params).map_err(|e| ConfigError::Invalid {
+                origin: origin.into(),
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
         cfg.validate(origin)?;
         Ok(cfg)
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_yaml(&text, &path.display().to_string())
     }
 
@@ -95,7 +123,12 @@ impl RecordConfig {
             self.sequence.name = s;
         }
         if !o.topics.is_empty() {
-            self.topics = TopicSelection { all: false, names: o.topics, include: vec![], exclude: self.topics.exclude.clone() };
+            self.topics = TopicSelection {
+                all: false,
+                names: o.topics,
+                include: vec![],
+                exclude: self.topics.exclude.clone(),
+            };
         }
         self.topics.exclude.extend(o.exclude);
         if let Some(p) = o.on_error {
@@ -106,7 +139,13 @@ impl RecordConfig {
 
     /// Checks every value a typo could break, naming the key.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| Err(ConfigError::Invalid { origin: origin.into(), key: key.into(), message });
+        let bad = |key: &str, message: String| {
+            Err(ConfigError::Invalid {
+                origin: origin.into(),
+                key: key.into(),
+                message,
+            })
+        };
         if let Err(e) = crate::control::ServerAddr::parse(&self.server) {
             return bad("server", e.to_string());
         }
@@ -116,11 +155,25 @@ impl RecordConfig {
             ("diagnostics_period_s", self.diagnostics_period_s),
         ] {
             if !(v > 0.0 && v.is_finite()) {
-                return bad(key, format!("must be a positive number of seconds, got {v}"));
+                return bad(
+                    key,
+                    format!("must be a positive number of seconds, got {v}"),
+                );
             }
         }
-        if self.node_name.is_empty() || !self.node_name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return bad("node_name", format!("`{}` is not a ROS node name (letters, digits, `_`)", self.node_name));
+        if self.node_name.is_empty()
+            || !self
+                .node_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return bad(
+                "node_name",
+                format!(
+                    "`{}` is not a ROS node name (letters, digits, `_`)",
+                    self.node_name
+                ),
+            );
         }
         if !self.sequence.name.is_empty() {
             if let Err(e) = names::sequence_name(&self.sequence.name) {
@@ -134,7 +187,10 @@ impl RecordConfig {
             return bad(&format!("topics.{key}"), m);
         }
         if !self.topics.all && self.topics.names.is_empty() && self.topics.include.is_empty() {
-            return bad("topics", "nothing to record: set `all: true`, or list `names` or `include` patterns".into());
+            return bad(
+                "topics",
+                "nothing to record: set `all: true`, or list `names` or `include` patterns".into(),
+            );
         }
         for (label, o) in &self.overrides {
             let key = format!("overrides.{label}");
@@ -143,7 +199,10 @@ impl RecordConfig {
             }
             if let Some(q) = o.jpeg_quality {
                 if !(1..=100).contains(&q) {
-                    return bad(&format!("{key}.jpeg_quality"), format!("must be 1-100, got {q}"));
+                    return bad(
+                        &format!("{key}.jpeg_quality"),
+                        format!("must be 1-100, got {q}"),
+                    );
                 }
             }
             if o.depth == Some(0) {
@@ -151,9 +210,14 @@ impl RecordConfig {
             }
         }
         if !(1..=100).contains(&self.images.jpeg_quality) {
-            return bad("images.jpeg_quality", format!("must be 1-100, got {}", self.images.jpeg_quality));
+            return bad(
+                "images.jpeg_quality",
+                format!("must be 1-100, got {}", self.images.jpeg_quality),
+            );
         }
-        if self.queue.max_bytes_per_topic == 0 || self.queue.max_bytes_total < self.queue.max_bytes_per_topic {
+        if self.queue.max_bytes_per_topic == 0
+            || self.queue.max_bytes_total < self.queue.max_bytes_per_topic
+        {
             return bad(
                 "queue",
                 format!(

@@ -153,7 +153,11 @@ pub struct SequenceConfig {
 
 impl Default for SequenceConfig {
     fn default() -> Self {
-        SequenceConfig { template: DEFAULT_SEQUENCE_TEMPLATE.into(), name: String::new(), metadata: Map::new() }
+        SequenceConfig {
+            template: DEFAULT_SEQUENCE_TEMPLATE.into(),
+            name: String::new(),
+            metadata: Map::new(),
+        }
     }
 }
 
@@ -253,7 +257,10 @@ pub struct SplitConfig {
 
 impl Default for SplitConfig {
     fn default() -> Self {
-        SplitConfig { max_duration_s: DEFAULT_SPLIT_MAX_DURATION_S, max_bytes: DEFAULT_SPLIT_MAX_BYTES }
+        SplitConfig {
+            max_duration_s: DEFAULT_SPLIT_MAX_DURATION_S,
+            max_bytes: DEFAULT_SPLIT_MAX_BYTES,
+        }
     }
 }
 
@@ -268,6 +275,8 @@ impl RecordConfig {
     }
 
     pub fn tls_ca(&self) -> Option<PathBuf> {
-        Some(&self.tls_ca).filter(|p| !p.is_empty()).map(PathBuf::from)
+        Some(&self.tls_ca)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
     }
 }

@@ -16,7 +16,14 @@ pub struct TopicMatcher {
 fn anchored(key: &str, list: &[String]) -> Result<Vec<Regex>, (String, String)> {
     list.iter()
         .enumerate()
-        .map(|(i, p)| Regex::new(&format!("^(?:{p})$")).map_err(|e| (format!("{key}[{i}]"), format!("bad regular expression `{p}`: {e}"))))
+        .map(|(i, p)| {
+            Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                (
+                    format!("{key}[{i}]"),
+                    format!("bad regular expression `{p}`: {e}"),
+                )
+            })
+        })
         .collect()
 }
 
@@ -28,7 +35,11 @@ impl TopicSelection {
         }
         Ok(TopicMatcher {
             all: self.all,
-            names: self.names.iter().map(|n| crate::names::display_topic(n)).collect(),
+            names: self
+                .names
+                .iter()
+                .map(|n| crate::names::display_topic(n))
+                .collect(),
             include: anchored("include", &self.include)?,
             exclude: anchored("exclude", &self.exclude)?,
         })
@@ -37,7 +48,9 @@ impl TopicSelection {
 
 impl TopicMatcher {
     pub fn matches(&self, topic: &str) -> bool {
-        let selected = self.all || self.names.iter().any(|n| n == topic) || self.include.iter().any(|r| r.is_match(topic));
+        let selected = self.all
+            || self.names.iter().any(|n| n == topic)
+            || self.include.iter().any(|r| r.is_match(topic));
         selected && !self.exclude.iter().any(|r| r.is_match(topic))
     }
 
@@ -53,12 +66,19 @@ mod tests {
 
     fn sel(all: bool, names: &[&str], include: &[&str], exclude: &[&str]) -> TopicSelection {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
-        TopicSelection { all, names: v(names), include: v(include), exclude: v(exclude) }
+        TopicSelection {
+            all,
+            names: v(names),
+            include: v(include),
+            exclude: v(exclude),
+        }
     }
 
     #[test]
     fn names_patterns_and_exclusions() {
-        let m = sel(false, &["/imu"], &["/camera/.*"], &[".*/compressed"]).compile().unwrap();
+        let m = sel(false, &["/imu"], &["/camera/.*"], &[".*/compressed"])
+            .compile()
+            .unwrap();
         assert!(m.matches("/imu"));
         assert!(m.matches("/camera/image_raw"));
         assert!(!m.matches("/camera/image_raw/compressed"));
@@ -69,7 +89,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_entry() {
-        let e = sel(false, &[], &["ok", "(unclosed"], &[]).compile().unwrap_err();
+        let e = sel(false, &[], &["ok", "(unclosed"], &[])
+            .compile()
+            .unwrap_err();
         assert_eq!(e.0, "include[1]");
         let e = sel(false, &["bad name"], &[], &[]).compile().unwrap_err();
         assert_eq!(e.0, "names[0]");

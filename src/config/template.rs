@@ -17,7 +17,15 @@ pub struct SequenceTemplate(Vec<Piece>);
 
 /// Keeps a value inside the sequence-name alphabet.
 fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 impl SequenceTemplate {
@@ -28,14 +36,21 @@ impl SequenceTemplate {
             if i > 0 {
                 pieces.push(Piece::Text(rest[..i].to_string()));
             }
-            let end = rest[i..].find('}').ok_or_else(|| format!("unclosed `{{` in `{t}`"))? + i;
+            let end = rest[i..]
+                .find('}')
+                .ok_or_else(|| format!("unclosed `{{` in `{t}`"))?
+                + i;
             pieces.push(match &rest[i + 1..end] {
                 "robot" => Piece::Robot,
                 "host" => Piece::Host,
                 "date" => Piece::Date,
                 "time" => Piece::Time,
                 "counter" => Piece::Counter,
-                other => return Err(format!("unknown placeholder `{{{other}}}` (use robot, host, date, time, counter)")),
+                other => {
+                    return Err(format!(
+                        "unknown placeholder `{{{other}}}` (use robot, host, date, time, counter)"
+                    ))
+                }
             });
             rest = &rest[end + 1..];
         }
@@ -47,7 +62,8 @@ impl SequenceTemplate {
         }
         let probe = SequenceTemplate(pieces);
         let sample = probe.render("robot", "host", DateTime::<Utc>::UNIX_EPOCH, 1);
-        crate::names::sequence_name(&sample).map_err(|e| format!("renders names like `{sample}`, which are invalid: {e}"))?;
+        crate::names::sequence_name(&sample)
+            .map_err(|e| format!("renders names like `{sample}`, which are invalid: {e}"))?;
         Ok(probe)
     }
 
@@ -80,8 +96,14 @@ mod tests {
 
     #[test]
     fn refuses_unknown_placeholders_and_bad_names() {
-        assert!(SequenceTemplate::parse("{robt}").unwrap_err().contains("unknown placeholder `{robt}`"));
-        assert!(SequenceTemplate::parse("_{robot}").unwrap_err().contains("invalid"));
-        assert!(SequenceTemplate::parse("{date").unwrap_err().contains("unclosed"));
+        assert!(SequenceTemplate::parse("{robt}")
+            .unwrap_err()
+            .contains("unknown placeholder `{robt}`"));
+        assert!(SequenceTemplate::parse("_{robot}")
+            .unwrap_err()
+            .contains("invalid"));
+        assert!(SequenceTemplate::parse("{date")
+            .unwrap_err()
+            .contains("unclosed"));
     }
 }

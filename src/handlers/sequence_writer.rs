@@ -185,10 +185,12 @@ impl SequenceWriter {
         let (schema, default_format) = match (&options.schema, ontology.get(&options.tag)) {
             (Some(schema), known) => (schema.clone(), known.map(|t| t.format).unwrap_or_default()),
             (None, Some(t)) => (t.schema.clone(), t.format),
-            (None, None) => return Err(Error::Config(format!(
+            (None, None) => {
+                return Err(Error::Config(format!(
                 "ontology tag `{}` is unknown to a {} server: give the topic's schema explicitly",
                 options.tag, s.client.info.generation
-            ))),
+            )))
+            }
         };
         let format = options.format.unwrap_or(default_format);
         let key = s

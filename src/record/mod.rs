@@ -1,3 +1,4 @@
 //! The recorder: ROS messages → byte-budgeted queues → adapters in the worker pool → topic writers.
 
 pub mod queue;
+pub mod session;

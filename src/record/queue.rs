@@ -20,11 +20,18 @@ pub struct SharedBudget {
 
 impl SharedBudget {
     pub fn new(limit: u64) -> Arc<Self> {
-        Arc::new(SharedBudget { limit, used: AtomicU64::new(0) })
+        Arc::new(SharedBudget {
+            limit,
+            used: AtomicU64::new(0),
+        })
     }
 
     fn try_take(&self, n: u64) -> bool {
-        self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| (u + n <= self.limit).then_some(u + n)).is_ok()
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                (u + n <= self.limit).then_some(u + n)
+            })
+            .is_ok()
     }
 
     fn give(&self, n: u64) {
@@ -78,7 +85,11 @@ pub struct ByteQueue<T> {
 impl<T> ByteQueue<T> {
     pub fn new(limit: u64, policy: DropPolicy, budget: Arc<SharedBudget>) -> Self {
         ByteQueue {
-            inner: Mutex::new(Inner { items: VecDeque::new(), bytes: 0, closed: false }),
+            inner: Mutex::new(Inner {
+                items: VecDeque::new(),
+                bytes: 0,
+                closed: false,
+            }),
             limit,
             policy,
             budget,
@@ -246,7 +257,11 @@ mod tests {
         q.push(1, 4).await;
         assert_eq!(q.push(2, 4).await, Pushed::Dropped);
         assert_eq!(q.drops.newest.load(Ordering::Relaxed), 1);
-        assert_eq!(q.pop_batch(4).await.unwrap(), vec![0], "max_bytes bounds a batch");
+        assert_eq!(
+            q.pop_batch(4).await.unwrap(),
+            vec![0],
+            "max_bytes bounds a batch"
+        );
     }
 
     #[tokio::test]
@@ -259,7 +274,10 @@ mod tests {
         assert!(!pusher.is_finished(), "a full queue blocks the producer");
         assert_eq!(q.pop_batch(100).await.unwrap(), vec![0]);
         assert_eq!(pusher.await.unwrap(), Pushed::Queued);
-        assert_eq!(q.drops.newest.load(Ordering::Relaxed) + q.drops.oldest.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            q.drops.newest.load(Ordering::Relaxed) + q.drops.oldest.load(Ordering::Relaxed),
+            0
+        );
     }
 
     #[tokio::test]
@@ -268,7 +286,11 @@ mod tests {
         let a = ByteQueue::new(10, DropPolicy::DropOldest, budget.clone());
         let b = ByteQueue::new(10, DropPolicy::DropOldest, budget.clone());
         a.push(1u8, 8).await;
-        assert_eq!(b.push(2u8, 4).await, Pushed::Dropped, "b may not evict a's data");
+        assert_eq!(
+            b.push(2u8, 4).await,
+            Pushed::Dropped,
+            "b may not evict a's data"
+        );
         assert_eq!(budget.used(), 8);
         a.pop_batch(100).await.unwrap();
         assert_eq!(budget.used(), 0);
