@@ -12,6 +12,7 @@ pub mod processing;
 pub mod protocol;
 pub mod query;
 pub mod record;
+pub mod server;
 
 pub use control::{ConnectOptions, ServerAddr, Tls};
 pub use error::{Error, Result};

@@ -22,14 +22,25 @@ pub struct DevServerArgs {
 /// `--generation` picks the protocol to speak (default current); `--api-key` makes it required.
 pub async fn run(conn: &ConnArgs, args: DevServerArgs) -> Result<ExitCode> {
     let generation = conn.generation.unwrap_or(Generation::Current);
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let config = ServerConfig { generation: generation, api_key: conn.api_key.clone(), ..Default::default() };
+    let config = ServerConfig {
+        generation: generation,
+        api_key: conn.api_key.clone(),
+        ..Default::default()
+    };
     info!(%addr, generation = %generation, "dev server listening (in memory; data is lost on exit)");
-    eprintln!("mosaico dev server on grpc://{addr} ({} protocol, in memory). Ctrl-C to stop.", generation);
+    eprintln!(
+        "mosaico dev server on grpc://{addr} ({} protocol, in memory). Ctrl-C to stop.",
+        generation
+    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    serve(listener, config, shutdown).await.context("dev server failed")?;
+    serve(listener, config, shutdown)
+        .await
+        .context("dev server failed")?;
     Ok(ExitCode::SUCCESS)
 }

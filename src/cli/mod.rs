@@ -3,7 +3,7 @@
 mod cat;
 mod catalog;
 mod copy;
-// mod dev_server;
+mod dev_server;
 mod output;
 
 use std::path::PathBuf;
@@ -109,8 +109,8 @@ pub enum Command {
     Query(catalog::QueryArgs),
     /// Copy a sequence, within a server or to another one.
     Cp(copy::CpArgs),
-    // /// Run the in-memory test server locally (a stand-in for mosaicod, for trying things out).
-    // DevServer(dev_server::DevServerArgs),
+    /// Run the in-memory test server locally (a stand-in for mosaicod, for trying things out).
+    DevServer(dev_server::DevServerArgs),
 }
 
 fn init_tracing() {
@@ -155,6 +155,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rm(a) => catalog::rm(&conn, a).await,
         Command::Query(a) => catalog::query(&conn, a).await,
         Command::Cp(a) => copy::run(&conn, a).await,
-        // Command::DevServer(a) => dev_server::run(&conn, a).await,
+        Command::DevServer(a) => dev_server::run(&conn, a).await,
     }
 }

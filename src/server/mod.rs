@@ -1,0 +1,159 @@
+//! A Flight server that behaves like `mosaicod` as the protocol references document it — the same
+//! actions, JSON shapes, error texts and status codes, locking rules and quirks — for either protocol
+//! generation, in memory.
+//!
+//! It is a stand-in for tests and demos (`mosaico-bridge dev-server`), not a production store:
+//! nothing is persisted, data is held in RAM, and there is no authorization beyond one optional API
+//! key. What it mirrors on purpose, because clients must survive it:
+//! * a topic locks when its DoPut ends normally; a broken stream leaves it unlocked, its data gone;
+//! * finalize refuses unlocked topics; finalized sequences (sessions) refuse delete;
+//! * DoGet answers top-level strings/binaries as `Utf8View`/`BinaryView`;
+//! * legacy: an empty topic has no data file (GetFlightInfo/DoGet fail), `$eq` on data matches only
+//!   constant columns, an empty `$in` kills the server, deleting the empty name wipes every object.
+
+mod actions;
+mod flight;
+mod query;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::protocol::Generation;
+
+pub use flight::API_KEY_HEADER;
+
+/// mosaicod's default gRPC message limit (`MOSAICO_MAX_MESSAGE_SIZE_IN_BYTES`).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 50 << 20;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub generation: Generation,
+    /// Current generation: every call must carry this key (`mosaico-api-key-token`).
+    pub api_key: Option<String>,
+    /// gRPC decode/encode limit, advertised by `info` on the current generation.
+    pub max_message_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            generation: Generation::Current,
+            api_key: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn legacy() -> Self {
+        ServerConfig {
+            generation: Generation::Legacy,
+            ..Default::default()
+        }
+    }
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<()> {
+    let limit = config.max_message_bytes;
+    let service = flight::MosaicoFlight {
+        store: Arc::new(Mutex::new(store::Store::new())),
+        config: Arc::new(config),
+    };
+    let svc = FlightServiceServer::new(service)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_service(svc)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| Error::Transport {
+            what: "test server".into(),
+            message: e.to_string(),
+        })
+}
+
+/// A server on `127.0.0.1:<free port>` for one test; shut down explicitly or on drop.
+pub struct TestServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<()>>>,
+    pub config: ServerConfig,
+}
+
+impl TestServer {
+    pub async fn start(config: ServerConfig) -> Result<TestServer> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, config.clone(), async {
+            let _ = rx.await;
+        }));
+        Ok(TestServer {
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+            config,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `127.0.0.1:<port>`, as `--server` takes it.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Stops accepting and waits (up to 5 s) for open calls to end.
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(t) => match tokio::time::timeout(Duration::from_secs(5), t).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => Err(Error::Transport {
+                    what: "test server".into(),
+                    message: e.to_string(),
+                }),
+                Err(_) => Err(Error::Timeout {
+                    after: Duration::from_secs(5),
+                    what: "test server shutdown".into(),
+                }),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
