@@ -30,6 +30,14 @@ pub fn batch_bytes(batch: &RecordBatch) -> usize {
         .sum()
 }
 
+/// One commit at a time per legacy server, across every client of this process.
+fn commit_turn(server: &str) -> Arc<tokio::sync::Mutex<()>> {
+    static TURNS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+        std::sync::OnceLock::new();
+    let mut m = TURNS.get_or_init(Default::default).lock().expect("commit turns");
+    m.entry(server.to_string()).or_default().clone()
+}
+
 /// Error details can quote whole rows (image bytes included): keep them readable.
 fn clip(s: &str) -> String {
     const MAX: usize = 300;
@@ -358,7 +366,15 @@ impl TopicWriter {
         let mut st = self.inner.state.lock().await;
         if matches!(st.status, Status::Open) {
             let r = match self.flush_batches(&mut st).await {
-                Ok(()) => st.upload.finish().await,
+                Ok(()) => {
+                    // Legacy mosaicod deadlocks in PostgreSQL when two streams of the same tag
+                    // commit at once (observed); commit one stream at a time per server.
+                    let _turn = match self.inner.client.info.generation {
+                        crate::protocol::Generation::Legacy => Some(commit_turn(&self.inner.client.addr.to_string()).lock_owned().await),
+                        crate::protocol::Generation::Current => None,
+                    };
+                    st.upload.finish().await
+                }
                 Err(e) => {
                     // Never commit a topic that lost buffered rows: cancel instead.
                     st.upload.cancel();

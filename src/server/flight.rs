@@ -83,6 +83,26 @@ fn view_types(batch: &RecordBatch) -> Result<RecordBatch, Status> {
     .map_err(|e| Status::internal(format!("flight encoding error: {e}")))
 }
 
+/// Struct slots that are null come back from mosaicod's parquet as structs whose fields are all
+/// null (observed on the legacy server): push each struct's nulls down into its children.
+pub fn nulls_into_children(col: &arrow::array::ArrayRef) -> arrow::array::ArrayRef {
+    use arrow::array::{make_array, Array, AsArray, StructArray};
+    use arrow::buffer::NullBuffer;
+    let DataType::Struct(fields) = col.data_type() else { return col.clone() };
+    let s = col.as_struct();
+    let parent = s.nulls().cloned();
+    let children = s
+        .columns()
+        .iter()
+        .map(|c| {
+            let merged = NullBuffer::union(parent.as_ref(), c.nulls());
+            let data = c.to_data().into_builder().nulls(merged).build().expect("same length");
+            nulls_into_children(&make_array(data))
+        })
+        .collect();
+    std::sync::Arc::new(StructArray::new(fields.clone(), children, None))
+}
+
 /// A topic's rows ordered by `timestamp_ns` (the server's `ORDER BY`), within `[start, end)`.
 fn sorted_rows(
     t: &Topic,
@@ -539,6 +559,7 @@ impl FlightService for MosaicoFlight {
             let rows = (target * t.rows().max(1) / t.bytes().max(1)).max(1) as usize;
             (batch, schema, meta, rows)
         };
+        let legacy = self.config.generation == Generation::Legacy;
         let view_schema = view_types(&RecordBatch::new_empty(schema))?.schema();
         let out_schema = with_metadata(&view_schema, meta);
         let mut batches = Vec::new();
@@ -546,12 +567,16 @@ impl FlightService for MosaicoFlight {
             let mut off = 0;
             while off < b.num_rows() {
                 let n = target_rows.min(b.num_rows() - off);
-                let v = view_types(&b.slice(off, n))?;
+                let mut v = view_types(&b.slice(off, n))?;
+                if legacy {
+                    let cols = v.columns().iter().map(nulls_into_children).collect();
+                    v = RecordBatch::try_new(v.schema(), cols).map_err(FlightError::Arrow)?;
+                }
                 batches.push(Ok(RecordBatch::try_new(
                     out_schema.clone(),
                     v.columns().to_vec(),
                 )
-                .map_err(|e| FlightError::Arrow(e))?));
+                .map_err(FlightError::Arrow)?));
                 off += n;
             }
         }

@@ -1,0 +1,180 @@
+//! Shared harness of the integration suite: a test server per test on loopback, or the server named
+//! by `MOSAICO_TEST_SERVER=host:port` (then only the tests for its protocol generation run; each
+//! uses unique sequence names so a shared server is not disturbed).
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use mosaico_bridge::control::channel::{ConnectOptions, ServerAddr};
+use mosaico_bridge::server::{ServerConfig, TestServer};
+use mosaico_bridge::{Generation, MosaicoClient};
+use serde_json::{json, Value};
+
+pub const T0: i64 = 1_700_000_000_000_000_000;
+
+pub struct Harness {
+    pub server: Option<TestServer>,
+    pub addr: ServerAddr,
+    pub generation: Generation,
+    pub api_key: Option<String>,
+}
+
+pub fn external() -> Option<String> {
+    std::env::var("MOSAICO_TEST_SERVER").ok().filter(|s| !s.is_empty())
+}
+
+/// A server speaking `generation`: a fresh in-process one, or the external one if it speaks it.
+/// `None` (with a note on stderr) when the external server speaks the other generation.
+pub async fn harness(generation: Generation) -> Option<Harness> {
+    harness_with(ServerConfig { generation, ..Default::default() }).await
+}
+
+pub async fn harness_with(config: ServerConfig) -> Option<Harness> {
+    if let Some(addr) = external() {
+        let addr = ServerAddr::parse(&addr).expect("MOSAICO_TEST_SERVER is HOST:PORT");
+        let api_key = std::env::var("MOSAICO_API_KEY").ok();
+        let c = MosaicoClient::connect_with(&addr, ConnectOptions { api_key: api_key.clone(), ..Default::default() })
+            .await
+            .expect("MOSAICO_TEST_SERVER answers");
+        if c.generation() != config.generation || config.api_key.is_some() {
+            eprintln!(
+                "NOTE: this test needs a {} test server{}; {addr} speaks {}: not run against it",
+                config.generation,
+                if config.api_key.is_some() { " with a known API key" } else { "" },
+                c.generation()
+            );
+            return None;
+        }
+        return Some(Harness { server: None, addr, generation: config.generation, api_key });
+    }
+    let server = TestServer::start(config.clone()).await.expect("test server starts");
+    let addr = ServerAddr::parse(&server.address()).unwrap();
+    Some(Harness { server: Some(server), addr, generation: config.generation, api_key: config.api_key })
+}
+
+impl Harness {
+    pub async fn client(&self) -> MosaicoClient {
+        self.client_with(ConnectOptions::default()).await
+    }
+
+    pub async fn client_with(&self, opts: ConnectOptions) -> MosaicoClient {
+        let opts = ConnectOptions { api_key: opts.api_key.or(self.api_key.clone()), timeout: Duration::from_secs(10), ..opts };
+        MosaicoClient::connect_with(&self.addr, opts).await.expect("client connects")
+    }
+
+    /// `127.0.0.1:<port>` for `--server`.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.addr.host, self.addr.port)
+    }
+}
+
+/// A sequence name no other test (or earlier run on a shared server) uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// Runs `f` once per generation available (both locally, the external server's otherwise).
+pub async fn each_generation<F, Fut>(f: F)
+where
+    F: Fn(Harness) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut ran = 0;
+    for g in [Generation::Legacy, Generation::Current] {
+        if let Some(h) = harness(g).await {
+            f(h).await;
+            ran += 1;
+        }
+    }
+    assert!(ran > 0, "no generation could run");
+}
+
+/// Rows (JSON objects; binaries as hex strings) as one batch of `schema`.
+pub fn batch(schema: &SchemaRef, rows: &[Value]) -> RecordBatch {
+    let mut d = arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(rows.len().max(1)).build_decoder().unwrap();
+    d.serialize(rows).unwrap();
+    d.flush().unwrap().unwrap()
+}
+
+pub fn tag(c: &MosaicoClient, class: &str) -> String {
+    c.ontology().by_class(class).unwrap_or_else(|| panic!("class {class}")).tag.clone()
+}
+
+pub fn schema(c: &MosaicoClient, class: &str) -> SchemaRef {
+    c.ontology().by_class(class).unwrap().schema.clone()
+}
+
+pub fn imu_rows(n: usize, every_ns: i64) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            json!({"timestamp_ns": T0 + i as i64 * every_ns,
+                   "acceleration": {"x": i as f64 * 0.5, "y": -1.0, "z": 9.81},
+                   "angular_velocity": {"x": 0.0, "y": 0.01 * i as f64, "z": 0.0}})
+        })
+        .collect()
+}
+
+pub fn image_rows(n: usize, every_ns: i64, w: usize, h: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            let data: Vec<u8> = (0..w * h * 3).map(|x| ((x * 7 + i * 13) & 0xff) as u8).collect();
+            json!({"timestamp_ns": T0 + i as i64 * every_ns, "data": hex::encode(data), "format": "raw",
+                   "width": w, "height": h, "stride": w * 3, "encoding": "rgb8", "is_bigendian": false})
+        })
+        .collect()
+}
+
+/// Every batch of a stream, concatenated.
+pub async fn collect(mut s: impl futures::Stream<Item = mosaico_bridge::Result<RecordBatch>> + Unpin) -> Option<RecordBatch> {
+    use futures::StreamExt;
+    let mut v = Vec::new();
+    while let Some(b) = s.next().await {
+        v.push(b.expect("stream batch"));
+    }
+    let schema = v.first()?.schema();
+    Some(arrow::compute::concat_batches(&schema, &v).unwrap())
+}
+
+/// Rows as JSON, with all-null structs collapsed to null (the legacy server returns null structs as
+/// structs of nulls; the SDK's readers collapse them the same way).
+pub fn json_rows(b: &RecordBatch) -> Vec<Value> {
+    fn collapse(v: Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let m: serde_json::Map<String, Value> = m.into_iter().map(|(k, v)| (k, collapse(v))).collect();
+                if m.values().all(Value::is_null) {
+                    Value::Null
+                } else {
+                    Value::Object(m)
+                }
+            }
+            Value::Array(a) => Value::Array(a.into_iter().map(collapse).collect()),
+            o => o,
+        }
+    }
+    let mut w = arrow::json::WriterBuilder::new().with_explicit_nulls(true).build::<_, arrow::json::writer::JsonArray>(Vec::new());
+    w.write(b).unwrap();
+    w.finish().unwrap();
+    let rows: Vec<Value> = serde_json::from_slice(&w.into_inner()).unwrap();
+    rows.into_iter().map(|r| match r {
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, collapse(v))).collect()),
+        o => o,
+    }).collect()
+}
+
+/// Compares two batches' schemas (fields) and values, ignoring schema metadata.
+pub fn same_data(got: &RecordBatch, want: &RecordBatch) {
+    assert_eq!(got.num_rows(), want.num_rows(), "row count");
+    assert_eq!(got.schema().fields(), want.schema().fields(), "fields");
+    let (g, w) = (json_rows(got), json_rows(want));
+    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+        assert_eq!(a, b, "row {i}");
+    }
+}
+
+pub fn arc<T>(t: T) -> Arc<T> {
+    Arc::new(t)
+}
