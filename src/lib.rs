@@ -17,8 +17,9 @@ pub mod server;
 pub use control::{ConnectOptions, ServerAddr, Tls};
 pub use error::{Error, Result};
 pub use handlers::{
-    MergedRow, MosaicoClient, OnError, SequenceHandler, SequenceStream, SequenceSummary,
+    MergedRow, MosaicoClient, OnError, RawTopic, SequenceHandler, SequenceStream, SequenceSummary,
     SequenceWriter, TopicHandler, TopicOptions, TopicSummary, TopicWriter, WriterOptions,
+    WriterState,
 };
 pub use ontology::{Ontology, SerializationFormat};
 pub use protocol::{Generation, TimeRange};

@@ -184,9 +184,17 @@ impl Upload {
 
     /// Cancels the RPC: the server discards whatever this stream sent.
     pub fn cancel(&mut self) {
-        self.tx = None;
+        // Closing the input first would end the request stream cleanly, i.e. commit: abort the call,
+        // and let the input go only once the task is gone.
+        let tx = self.tx.take();
         if let Some(task) = self.task.take() {
             task.abort();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = task.await;
+                    drop(tx);
+                });
+            }
         }
     }
 

@@ -32,9 +32,13 @@ pub fn batch_bytes(batch: &RecordBatch) -> usize {
 
 /// One commit at a time per legacy server, across every client of this process.
 fn commit_turn(server: &str) -> Arc<tokio::sync::Mutex<()>> {
-    static TURNS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
-        std::sync::OnceLock::new();
-    let mut m = TURNS.get_or_init(Default::default).lock().expect("commit turns");
+    static TURNS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::OnceLock::new();
+    let mut m = TURNS
+        .get_or_init(Default::default)
+        .lock()
+        .expect("commit turns");
     m.entry(server.to_string()).or_default().clone()
 }
 
@@ -370,7 +374,11 @@ impl TopicWriter {
                     // Legacy mosaicod deadlocks in PostgreSQL when two streams of the same tag
                     // commit at once (observed); commit one stream at a time per server.
                     let _turn = match self.inner.client.info.generation {
-                        crate::protocol::Generation::Legacy => Some(commit_turn(&self.inner.client.addr.to_string()).lock_owned().await),
+                        crate::protocol::Generation::Legacy => Some(
+                            commit_turn(&self.inner.client.addr.to_string())
+                                .lock_owned()
+                                .await,
+                        ),
                         crate::protocol::Generation::Current => None,
                     };
                     st.upload.finish().await

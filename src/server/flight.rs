@@ -88,7 +88,9 @@ fn view_types(batch: &RecordBatch) -> Result<RecordBatch, Status> {
 pub fn nulls_into_children(col: &arrow::array::ArrayRef) -> arrow::array::ArrayRef {
     use arrow::array::{make_array, Array, AsArray, StructArray};
     use arrow::buffer::NullBuffer;
-    let DataType::Struct(fields) = col.data_type() else { return col.clone() };
+    let DataType::Struct(fields) = col.data_type() else {
+        return col.clone();
+    };
     let s = col.as_struct();
     let parent = s.nulls().cloned();
     let children = s
@@ -96,7 +98,12 @@ pub fn nulls_into_children(col: &arrow::array::ArrayRef) -> arrow::array::ArrayR
         .iter()
         .map(|c| {
             let merged = NullBuffer::union(parent.as_ref(), c.nulls());
-            let data = c.to_data().into_builder().nulls(merged).build().expect("same length");
+            let data = c
+                .to_data()
+                .into_builder()
+                .nulls(merged)
+                .build()
+                .expect("same length");
             nulls_into_children(&make_array(data))
         })
         .collect();
@@ -593,6 +600,7 @@ impl FlightService for MosaicoFlight {
         req: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
         self.check(&req)?;
+        let reset = req.extensions().get::<super::reset::StreamReset>().cloned();
         let mut input = req.into_inner();
         let first = input
             .message()
@@ -626,6 +634,12 @@ impl FlightService for MosaicoFlight {
                     }
                     DecodedPayload::None => return Err(Status::internal("no data received")),
                 }
+            }
+            if reset
+                .as_ref()
+                .is_some_and(super::reset::StreamReset::happened)
+            {
+                return Err(streaming_error("the client reset the stream"));
             }
             let schema = schema.ok_or_else(|| Status::internal("missing schema"))?;
             self.store

@@ -14,6 +14,7 @@
 mod actions;
 mod flight;
 mod query;
+mod reset;
 pub mod store;
 
 use std::future::Future;
@@ -79,6 +80,7 @@ pub async fn serve(
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(tower::layer::layer_fn(reset::WatchResets))
         .add_service(svc)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -23,36 +23,64 @@ pub struct Harness {
 }
 
 pub fn external() -> Option<String> {
-    std::env::var("MOSAICO_TEST_SERVER").ok().filter(|s| !s.is_empty())
+    std::env::var("MOSAICO_TEST_SERVER")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// A server speaking `generation`: a fresh in-process one, or the external one if it speaks it.
 /// `None` (with a note on stderr) when the external server speaks the other generation.
 pub async fn harness(generation: Generation) -> Option<Harness> {
-    harness_with(ServerConfig { generation, ..Default::default() }).await
+    harness_with(ServerConfig {
+        generation,
+        ..Default::default()
+    })
+    .await
 }
 
 pub async fn harness_with(config: ServerConfig) -> Option<Harness> {
     if let Some(addr) = external() {
         let addr = ServerAddr::parse(&addr).expect("MOSAICO_TEST_SERVER is HOST:PORT");
         let api_key = std::env::var("MOSAICO_API_KEY").ok();
-        let c = MosaicoClient::connect_with(&addr, ConnectOptions { api_key: api_key.clone(), ..Default::default() })
-            .await
-            .expect("MOSAICO_TEST_SERVER answers");
+        let c = MosaicoClient::connect_with(
+            &addr,
+            ConnectOptions {
+                api_key: api_key.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("MOSAICO_TEST_SERVER answers");
         if c.generation() != config.generation || config.api_key.is_some() {
             eprintln!(
                 "NOTE: this test needs a {} test server{}; {addr} speaks {}: not run against it",
                 config.generation,
-                if config.api_key.is_some() { " with a known API key" } else { "" },
+                if config.api_key.is_some() {
+                    " with a known API key"
+                } else {
+                    ""
+                },
                 c.generation()
             );
             return None;
         }
-        return Some(Harness { server: None, addr, generation: config.generation, api_key });
+        return Some(Harness {
+            server: None,
+            addr,
+            generation: config.generation,
+            api_key,
+        });
     }
-    let server = TestServer::start(config.clone()).await.expect("test server starts");
+    let server = TestServer::start(config.clone())
+        .await
+        .expect("test server starts");
     let addr = ServerAddr::parse(&server.address()).unwrap();
-    Some(Harness { server: Some(server), addr, generation: config.generation, api_key: config.api_key })
+    Some(Harness {
+        server: Some(server),
+        addr,
+        generation: config.generation,
+        api_key: config.api_key,
+    })
 }
 
 impl Harness {
@@ -61,8 +89,14 @@ impl Harness {
     }
 
     pub async fn client_with(&self, opts: ConnectOptions) -> MosaicoClient {
-        let opts = ConnectOptions { api_key: opts.api_key.or(self.api_key.clone()), timeout: Duration::from_secs(10), ..opts };
-        MosaicoClient::connect_with(&self.addr, opts).await.expect("client connects")
+        let opts = ConnectOptions {
+            api_key: opts.api_key.or(self.api_key.clone()),
+            timeout: Duration::from_secs(10),
+            ..opts
+        };
+        MosaicoClient::connect_with(&self.addr, opts)
+            .await
+            .expect("client connects")
     }
 
     /// `127.0.0.1:<port>` for `--server`.
@@ -94,13 +128,20 @@ where
 
 /// Rows (JSON objects; binaries as hex strings) as one batch of `schema`.
 pub fn batch(schema: &SchemaRef, rows: &[Value]) -> RecordBatch {
-    let mut d = arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(rows.len().max(1)).build_decoder().unwrap();
+    let mut d = arrow::json::ReaderBuilder::new(schema.clone())
+        .with_batch_size(rows.len().max(1))
+        .build_decoder()
+        .unwrap();
     d.serialize(rows).unwrap();
     d.flush().unwrap().unwrap()
 }
 
 pub fn tag(c: &MosaicoClient, class: &str) -> String {
-    c.ontology().by_class(class).unwrap_or_else(|| panic!("class {class}")).tag.clone()
+    c.ontology()
+        .by_class(class)
+        .unwrap_or_else(|| panic!("class {class}"))
+        .tag
+        .clone()
 }
 
 pub fn schema(c: &MosaicoClient, class: &str) -> SchemaRef {
@@ -128,7 +169,9 @@ pub fn image_rows(n: usize, every_ns: i64, w: usize, h: usize) -> Vec<Value> {
 }
 
 /// Every batch of a stream, concatenated.
-pub async fn collect(mut s: impl futures::Stream<Item = mosaico_bridge::Result<RecordBatch>> + Unpin) -> Option<RecordBatch> {
+pub async fn collect(
+    mut s: impl futures::Stream<Item = mosaico_bridge::Result<RecordBatch>> + Unpin,
+) -> Option<RecordBatch> {
     use futures::StreamExt;
     let mut v = Vec::new();
     while let Some(b) = s.next().await {
@@ -144,7 +187,8 @@ pub fn json_rows(b: &RecordBatch) -> Vec<Value> {
     fn collapse(v: Value) -> Value {
         match v {
             Value::Object(m) => {
-                let m: serde_json::Map<String, Value> = m.into_iter().map(|(k, v)| (k, collapse(v))).collect();
+                let m: serde_json::Map<String, Value> =
+                    m.into_iter().map(|(k, v)| (k, collapse(v))).collect();
                 if m.values().all(Value::is_null) {
                     Value::Null
                 } else {
@@ -155,14 +199,20 @@ pub fn json_rows(b: &RecordBatch) -> Vec<Value> {
             o => o,
         }
     }
-    let mut w = arrow::json::WriterBuilder::new().with_explicit_nulls(true).build::<_, arrow::json::writer::JsonArray>(Vec::new());
+    let mut w = arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, arrow::json::writer::JsonArray>(Vec::new());
     w.write(b).unwrap();
     w.finish().unwrap();
     let rows: Vec<Value> = serde_json::from_slice(&w.into_inner()).unwrap();
-    rows.into_iter().map(|r| match r {
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, collapse(v))).collect()),
-        o => o,
-    }).collect()
+    rows.into_iter()
+        .map(|r| match r {
+            Value::Object(m) => {
+                Value::Object(m.into_iter().map(|(k, v)| (k, collapse(v))).collect())
+            }
+            o => o,
+        })
+        .collect()
 }
 
 /// Compares two batches' schemas (fields) and values, ignoring schema metadata.
