@@ -1,0 +1,184 @@
+//! Catalogue queries: by sequence metadata, topic name and tag, and data fields, with each
+//! generation's dialect; unsafe queries are refused before they are sent.
+
+mod common;
+
+use common::*;
+use mosaico_bridge::{Error, Generation, MosaicoClient, Op, Query, SequenceFilter, TopicFilter};
+use mosaico_bridge::{OnError, TopicOptions};
+use serde_json::json;
+
+/// Two sequences: `a` (robot r1, speed 3, accelerations 0..) and `b` (robot r2, speed 7).
+async fn fixture(c: &MosaicoClient, prefix: &str) -> (String, String) {
+    let (a, b) = (
+        unique(&format!("{prefix}_a")),
+        unique(&format!("{prefix}_b")),
+    );
+    for (name, robot, speed, offset) in [(&a, "r1", 3, 0.0), (&b, "r2", 7, 100.0)] {
+        let seq = c
+            .sequence_create(
+                name,
+                json!({"robot": robot, "mission": {"speed": speed}}),
+                OnError::Delete,
+            )
+            .await
+            .unwrap();
+        let imu = seq
+            .topic_create(
+                "/sensors/imu",
+                TopicOptions::new(tag(c, "IMU")).metadata(json!({"rate_hz": 100})),
+            )
+            .await
+            .unwrap();
+        let mut rows = imu_rows(20, 1_000);
+        for r in &mut rows {
+            r["acceleration"]["x"] = json!(r["acceleration"]["x"].as_f64().unwrap() + offset);
+        }
+        imu.push_batch(batch(&schema(c, "IMU"), &rows))
+            .await
+            .unwrap();
+        let cam = seq
+            .topic_create("/camera", TopicOptions::new(tag(c, "Image")))
+            .await
+            .unwrap();
+        cam.push_batch(batch(&schema(c, "Image"), &image_rows(1, 1, 8, 8)))
+            .await
+            .unwrap();
+        seq.finalize().await.unwrap();
+    }
+    (a, b)
+}
+
+fn names(items: &[mosaico_bridge::QueryItem]) -> Vec<String> {
+    let mut v: Vec<String> = items.iter().map(|i| i.sequence.clone()).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn metadata_topic_and_data_filters() {
+    each_generation(|h| async move {
+        let c = h.client().await;
+        let (a, b) = fixture(&c, "q").await;
+        let mine = |items: Vec<mosaico_bridge::QueryItem>| -> Vec<mosaico_bridge::QueryItem> {
+            items
+                .into_iter()
+                .filter(|i| i.sequence == a || i.sequence == b)
+                .collect()
+        };
+        let by_robot = Query::new().sequence(SequenceFilter {
+            user_metadata: vec![("robot".into(), Op::Eq(json!("r2")))],
+            ..Default::default()
+        });
+        assert_eq!(names(&mine(c.query(&by_robot).await.unwrap())), [b.clone()]);
+
+        let by_speed = Query::new().sequence(SequenceFilter {
+            user_metadata: vec![("mission.speed".into(), Op::Lt(json!(5)))],
+            ..Default::default()
+        });
+        assert_eq!(names(&mine(c.query(&by_speed).await.unwrap())), [a.clone()]);
+
+        let imu_tag = tag(&c, "IMU");
+        let by_tag = Query::new().topic(TopicFilter {
+            ontology_tag: Some(Op::Eq(json!(imu_tag))),
+            ..Default::default()
+        });
+        let hits = mine(c.query(&by_tag).await.unwrap());
+        assert_eq!(names(&hits), [a.clone(), b.clone()]);
+        assert!(
+            hits.iter()
+                .all(|i| i.topics.len() == 1 && i.topics[0].locator.ends_with("/sensors/imu")),
+            "{hits:?}"
+        );
+
+        let by_name = Query::new().topic(TopicFilter {
+            name: Some(Op::Eq(json!("/camera"))),
+            ..Default::default()
+        });
+        assert!(mine(c.query(&by_name).await.unwrap())
+            .iter()
+            .all(|i| i.topics[0].locator.ends_with("/camera")));
+
+        // Data: only b's accelerations exceed 50.
+        let fast = Query::new().ontology(format!("{imu_tag}.acceleration.x"), Op::Gt(json!(50.0)));
+        assert_eq!(names(&mine(c.query(&fast).await.unwrap())), [b.clone()]);
+        let both = Query::new()
+            .sequence(SequenceFilter {
+                user_metadata: vec![("robot".into(), Op::Eq(json!("r1")))],
+                ..Default::default()
+            })
+            .ontology(
+                format!("{imu_tag}.acceleration.x"),
+                Op::Between(json!(1.0), json!(2.0)),
+            );
+        assert_eq!(names(&mine(c.query(&both).await.unwrap())), [a.clone()]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unsafe_queries_are_refused_before_sending() {
+    each_generation(|h| async move {
+        let c = h.client().await;
+        let empty_in = Query::new().sequence(SequenceFilter {
+            name: Some(Op::In(vec![])),
+            ..Default::default()
+        });
+        assert!(matches!(
+            c.query(&empty_in).await,
+            Err(Error::InvalidQuery(_))
+        ));
+        let raw = Query::raw(json!({"sequence": {"name": {"$in": []}}}));
+        assert!(
+            matches!(c.query(&raw).await, Err(Error::InvalidQuery(_))),
+            "raw bodies get the same checks"
+        );
+        let injected = Query::new().sequence(SequenceFilter {
+            user_metadata: vec![("a'; drop".into(), Op::Eq(json!(1)))],
+            ..Default::default()
+        });
+        assert!(matches!(
+            c.query(&injected).await,
+            Err(Error::InvalidName { .. } | Error::InvalidQuery(_))
+        ));
+        // The server is still alive.
+        assert!(c.list_sequences().await.is_ok());
+        if h.generation == Generation::Legacy {
+            let outside =
+                Query::new().ontology("imu.acceleration.x", Op::Outside(json!(1), json!(2)));
+            assert!(
+                matches!(c.query(&outside).await, Err(Error::InvalidQuery(_))),
+                "$outside is current-only"
+            );
+        }
+    })
+    .await;
+}
+
+/// What the client protects against: a raw empty `$in` kills a legacy server (§12.17). Only ever
+/// sent to the in-process test server.
+#[tokio::test]
+async fn the_test_server_dies_on_an_empty_in_like_mosaicod() {
+    if external().is_some() {
+        eprintln!("NOTE: not sending a server-killing query to MOSAICO_TEST_SERVER");
+        return;
+    }
+    let h = harness(Generation::Legacy).await.unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.address()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut raw = arrow_flight::FlightClient::new(channel);
+    let action = arrow_flight::Action::new("query", r#"{"sequence":{"name":{"$in":[]}}}"#);
+    assert!(raw.do_action(action).await.is_err());
+    let c = MosaicoClient::connect_with(
+        &h.addr,
+        mosaico_bridge::ConnectOptions {
+            timeout: std::time::Duration::from_millis(500),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(c.is_err(), "the server stays dead");
+}
