@@ -10,12 +10,13 @@ pub mod ontology;
 pub mod processing;
 pub mod protocol;
 pub mod query;
+pub mod ros;
 
 pub use control::{ConnectOptions, ServerAddr, Tls};
 pub use error::{Error, Result};
 pub use handlers::{
-    MergedRow, MosaicoClient, OnError, SequenceHandler, SequenceStream, SequenceSummary, SequenceWriter, TopicHandler,
-    TopicOptions, TopicSummary, TopicWriter, WriterOptions,
+    MergedRow, MosaicoClient, OnError, SequenceHandler, SequenceStream, SequenceSummary,
+    SequenceWriter, TopicHandler, TopicOptions, TopicSummary, TopicWriter, WriterOptions,
 };
 pub use ontology::{Ontology, SerializationFormat};
 pub use protocol::{Generation, TimeRange};

@@ -46,7 +46,9 @@ impl std::str::FromStr for SerializationFormat {
             "default" => Ok(Self::Default),
             "ragged" => Ok(Self::Ragged),
             "image" => Ok(Self::Image),
-            o => Err(format!("unknown serialization format `{o}` (expected default, ragged or image)")),
+            o => Err(format!(
+                "unknown serialization format `{o}` (expected default, ragged or image)"
+            )),
         }
     }
 }
@@ -82,10 +84,12 @@ impl Ontology {
         static CURRENT: OnceLock<Ontology> = OnceLock::new();
         match generation {
             Generation::Legacy => LEGACY.get_or_init(|| {
-                Ontology::parse(Generation::Legacy, include_str!("legacy.schemas")).expect("legacy.schemas")
+                Ontology::parse(Generation::Legacy, include_str!("legacy.schemas"))
+                    .expect("legacy.schemas")
             }),
             Generation::Current => CURRENT.get_or_init(|| {
-                Ontology::parse(Generation::Current, include_str!("current.schemas")).expect("current.schemas")
+                Ontology::parse(Generation::Current, include_str!("current.schemas"))
+                    .expect("current.schemas")
             }),
         }
     }
@@ -103,12 +107,30 @@ impl Ontology {
         }
         let mut by_tag = BTreeMap::new();
         let mut by_class = BTreeMap::new();
-        let mut current: Option<(String, String, SerializationFormat, Vec<arrow::datatypes::Field>)> = None;
-        let mut finish = |cur: Option<(String, String, SerializationFormat, Vec<arrow::datatypes::Field>)>| {
+        let mut current: Option<(
+            String,
+            String,
+            SerializationFormat,
+            Vec<arrow::datatypes::Field>,
+        )> = None;
+        let mut finish = |cur: Option<(
+            String,
+            String,
+            SerializationFormat,
+            Vec<arrow::datatypes::Field>,
+        )>| {
             if let Some((tag, class, format, fields)) = cur {
                 by_class.insert(class.clone(), tag.clone());
                 let schema = Arc::new(Schema::new(fields));
-                by_tag.insert(tag.clone(), OntologyType { tag, class, format, schema });
+                by_tag.insert(
+                    tag.clone(),
+                    OntologyType {
+                        tag,
+                        class,
+                        format,
+                        schema,
+                    },
+                );
             }
         };
         for line in text.lines() {
@@ -116,7 +138,10 @@ impl Ontology {
                 finish(current.take());
                 let (tag, rest) = head
                     .split_once(']')
-                    .ok_or_else(|| notation::NotationError { at: line.into(), msg: "expected `]`".into() })?;
+                    .ok_or_else(|| notation::NotationError {
+                        at: line.into(),
+                        msg: "expected `]`".into(),
+                    })?;
                 let rest = rest.trim();
                 let (class, fmt) = match rest.split_once('(') {
                     Some((c, f)) => (c.trim(), f),
@@ -126,22 +151,36 @@ impl Ontology {
                     .trim_end_matches(')')
                     .trim()
                     .strip_prefix("serialization_format=")
-                    .ok_or_else(|| notation::NotationError { at: line.into(), msg: "missing serialization_format".into() })?;
-                let format = fmt
-                    .parse()
-                    .map_err(|m| notation::NotationError { at: line.into(), msg: m })?;
+                    .ok_or_else(|| notation::NotationError {
+                        at: line.into(),
+                        msg: "missing serialization_format".into(),
+                    })?;
+                let format = fmt.parse().map_err(|m| notation::NotationError {
+                    at: line.into(),
+                    msg: m,
+                })?;
                 let class = if class.is_empty() { tag } else { class };
                 current = Some((tag.to_string(), class.to_string(), format, Vec::new()));
             } else if line.starts_with("    ") && !line.trim().is_empty() {
                 let f = macros.parse_field(line)?;
                 match current.as_mut() {
                     Some(c) => c.3.push(f),
-                    None => return Err(notation::NotationError { at: line.into(), msg: "column outside a block".into() }),
+                    None => {
+                        return Err(notation::NotationError {
+                            at: line.into(),
+                            msg: "column outside a block".into(),
+                        })
+                    }
                 }
             }
         }
         finish(current.take());
-        Ok(Ontology { generation, by_tag, by_class, macros })
+        Ok(Ontology {
+            generation,
+            by_tag,
+            by_class,
+            macros,
+        })
     }
 
     pub fn get(&self, tag: &str) -> Option<&OntologyType> {
@@ -159,7 +198,10 @@ impl Ontology {
 
     /// Parses a type in this generation's notation (macros such as `HDR` or `V3` included); used by
     /// the adapters that build custom types on top of the shared structs.
-    pub fn parse_type(&self, text: &str) -> Result<arrow::datatypes::DataType, notation::NotationError> {
+    pub fn parse_type(
+        &self,
+        text: &str,
+    ) -> Result<arrow::datatypes::DataType, notation::NotationError> {
         self.macros.parse_type(text)
     }
 
@@ -189,11 +231,22 @@ mod tests {
         assert_eq!(o.by_class("Vector3d").unwrap().tag, "vector_3_d");
         assert_eq!(o.get("image").unwrap().format, SerializationFormat::Image);
         // nested vectors carry covariance, covariance_type and header (§7.1)
-        let DataType::Struct(fs) = o.get("imu").unwrap().schema.field_with_name("acceleration").unwrap().data_type().clone() else {
+        let DataType::Struct(fs) = o
+            .get("imu")
+            .unwrap()
+            .schema
+            .field_with_name("acceleration")
+            .unwrap()
+            .data_type()
+            .clone()
+        else {
             panic!()
         };
         let names: Vec<_> = fs.iter().map(|f| f.name().as_str()).collect();
-        assert_eq!(names, ["x", "y", "z", "covariance", "covariance_type", "header"]);
+        assert_eq!(
+            names,
+            ["x", "y", "z", "covariance", "covariance_type", "header"]
+        );
     }
 
     #[test]
@@ -217,11 +270,19 @@ mod tests {
             let mut lines = block.lines();
             let head = lines.next().unwrap();
             let (tag, rest) = head.split_once(']').unwrap();
-            let fmt = rest.split_whitespace().find_map(|w| w.strip_prefix("format=")).unwrap();
+            let fmt = rest
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("format="))
+                .unwrap();
             let t = o.get(tag).unwrap_or_else(|| panic!("tag {tag} missing"));
             assert_eq!(t.format.as_str(), fmt, "format of {tag}");
             let want: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
-            let got: Vec<String> = t.schema.fields().iter().map(|f| notation::pyarrow_field(f)).collect();
+            let got: Vec<String> = t
+                .schema
+                .fields()
+                .iter()
+                .map(|f| notation::pyarrow_field(f))
+                .collect();
             assert_eq!(got, want, "schema of {tag}");
             seen += 1;
         }
