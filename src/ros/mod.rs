@@ -11,9 +11,9 @@ pub mod adapters;
 pub mod cdr;
 pub mod msgs;
 
-#[cfg(any())]
 pub use adapters::{
-    adapter_for, adapter_or_raw, Adapter, AdapterOptions, ImageCompression, RosTopicInfo, RAW_CLASS,
+    adapter_for, adapter_or_raw, adapter_with, raw_adapter, topic_metadata, Adapter,
+    AdapterOptions, ImageCompression, RosTopicInfo, RAW_CLASS,
 };
 pub use cdr::{CdrCodec, CdrReader, CdrWriter, Endian};
 pub use msgs::RosMessage;

@@ -238,6 +238,7 @@ macro_rules! with_type {
         }
     }};
 }
+#[allow(unused_imports)]
 pub(crate) use with_type;
 
 /// Decodes `data` as `ros_type` and renders it as JSON (field names as in the `.msg`), or `None`
