@@ -632,3 +632,56 @@ fn garbage_is_an_error_and_the_adapter_goes_on() {
     a.push(2, &cdr).unwrap();
     assert_eq!(a.finish().unwrap().num_rows(), 1);
 }
+
+/// The official SDK (PyPI `mosaicolabs` 0.7, plus `python/mosaico_bridge_ontology` for this project's
+/// extensions) reads every current-generation adapter's output as its typed class. Needs
+/// `MOSAICO_SDK_PYTHON` (a Python with `mosaicolabs`, see `scripts/sdk_venv.sh`); skipped otherwise.
+#[test]
+fn official_sdk_reads_every_adapter_typed() {
+    let Ok(python) = std::env::var("MOSAICO_SDK_PYTHON") else {
+        eprintln!("skipped: set MOSAICO_SDK_PYTHON to a Python with mosaicolabs 0.7 (scripts/sdk_venv.sh)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut written = 0;
+    let mut types: Vec<&str> = msgs::TYPE_NAMES.to_vec();
+    types.push("diagnostic_msgs/msg/KeyValue");
+    for ros_type in types {
+        let (cdr, _) = fixture(ros_type);
+        let mut a = adapter_or_raw(ros_type, Generation::Current, &AdapterOptions::default());
+        if a.is_raw() && ros_type != "diagnostic_msgs/msg/KeyValue" {
+            continue;
+        }
+        a.push(TS, &cdr).unwrap();
+        a.push(TS + 1, &cdr).unwrap();
+        let batch = a.finish().unwrap();
+        let path = dir
+            .path()
+            .join(format!("{}__{}.arrow", a.tag(), ros_type.replace('/', "_")));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema()).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        written += 1;
+    }
+    let out = std::process::Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_sdk_reads_typed.py"))
+        .arg(dir.path())
+        .env(
+            "PYTHONPATH",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("python"),
+        )
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("ok ")).count(),
+        written,
+        "{text}"
+    );
+}

@@ -300,6 +300,46 @@ mod tests {
         assert_eq!(o.by_class("PointCloud2").unwrap().tag, "PointCloud2");
     }
 
+    #[test]
+    fn extensions_parse_and_never_shadow_a_built_in_tag() {
+        for g in [Generation::Legacy, Generation::Current] {
+            let ext = Ontology::extensions(g);
+            assert!(ext.types().count() >= 3);
+            for t in ext.types() {
+                assert!(
+                    Ontology::for_generation(g).get(&t.tag).is_none(),
+                    "{} shadows a built-in",
+                    t.tag
+                );
+                assert!(
+                    Ontology::for_generation(g).by_class(&t.class).is_none(),
+                    "{} shadows a built-in",
+                    t.class
+                );
+                assert_eq!(t.schema.field(0).name(), "timestamp_ns");
+                assert!(t.schema.fields().len() > 1);
+            }
+            assert_eq!(
+                Ontology::class_or_extension(g, "RosMessageCdr")
+                    .unwrap()
+                    .class,
+                "RosMessageCdr"
+            );
+        }
+        assert_eq!(
+            Ontology::class_or_extension(Generation::Legacy, "PointCloud2")
+                .unwrap()
+                .tag,
+            "point_cloud_2"
+        );
+        assert_eq!(
+            Ontology::class_or_extension(Generation::Current, "PointCloud2")
+                .unwrap()
+                .tag,
+            "PointCloud2"
+        );
+    }
+
     /// The current ontology must print exactly as the official SDK's classes do (names, order, types,
     /// nullability, list children): the fixture is generated from PyPI `mosaicolabs` by
     /// `scripts/sdk_ontology_fixture.py`.

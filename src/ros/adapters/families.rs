@@ -49,13 +49,12 @@ impl<M: RosMessage, F: Family> Convert for Conv<M, F> {
     #[inline]
     fn push(&mut self, timestamp_ns: i64, cdr: &[u8]) -> Result<(), RosError> {
         let m = M::from_cdr(cdr)?;
-        (self.push)(&m, &mut self.fam)?;
-        self.ts.append_value(timestamp_ns);
-        if let Some(env) = &mut self.env {
-            env.push((self.header)(&m));
-        }
-        self.rows += 1;
-        Ok(())
+        self.append(timestamp_ns, m)
+    }
+
+    fn push_bytes(&mut self, timestamp_ns: i64, cdr: &bytes::Bytes) -> Result<(), RosError> {
+        let m = M::from_cdr_bytes(cdr)?;
+        self.append(timestamp_ns, m)
     }
 
     fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch, RosError> {
@@ -75,6 +74,19 @@ impl<M: RosMessage, F: Family> Convert for Conv<M, F> {
 
     fn buffered_bytes(&self) -> usize {
         self.fam.bytes()
+    }
+}
+
+impl<M: RosMessage, F: Family> Conv<M, F> {
+    #[inline]
+    fn append(&mut self, timestamp_ns: i64, m: M) -> Result<(), RosError> {
+        (self.push)(&m, &mut self.fam)?;
+        self.ts.append_value(timestamp_ns);
+        if let Some(env) = &mut self.env {
+            env.push((self.header)(&m));
+        }
+        self.rows += 1;
+        Ok(())
     }
 }
 

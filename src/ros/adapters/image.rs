@@ -77,9 +77,7 @@ pub fn jpeg(img: &Image, quality: u8) -> Result<Bytes, RosError> {
     let mut px = Vec::with_capacity(w * h * dst_px);
     for row in data.chunks_exact(step).take(h) {
         let row = &row[..w * src_px];
-        if dst_px == 1 {
-            px.extend_from_slice(row);
-        } else if src_px == 3 && order == [0, 1, 2] {
+        if dst_px == 1 || src_px == 3 && order == [0, 1, 2] {
             px.extend_from_slice(row);
         } else {
             for p in row.chunks_exact(src_px) {

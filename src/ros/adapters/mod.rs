@@ -123,6 +123,9 @@ pub fn topic_metadata(generation: Generation, info: &RosTopicInfo, user: Value) 
 /// The per-type conversion behind an [`Adapter`].
 pub(crate) trait Convert: Send {
     fn push(&mut self, timestamp_ns: i64, cdr: &[u8]) -> Result<(), RosError>;
+    fn push_bytes(&mut self, timestamp_ns: i64, cdr: &bytes::Bytes) -> Result<(), RosError> {
+        self.push(timestamp_ns, cdr)
+    }
     fn finish(&mut self, schema: &SchemaRef) -> Result<RecordBatch, RosError>;
     fn len(&self) -> usize;
     /// Bytes held by large variable-size columns (images, clouds, raw messages).
@@ -194,6 +197,12 @@ impl Adapter {
     /// is appended: the caller counts the error and goes on.
     pub fn push(&mut self, timestamp_ns: i64, cdr: &[u8]) -> Result<(), RosError> {
         self.inner.push(timestamp_ns, cdr)
+    }
+
+    /// Like [`Adapter::push`] for a message already in [`bytes::Bytes`]: large blobs (image, cloud)
+    /// are sliced out of it instead of copied while decoding.
+    pub fn push_bytes(&mut self, timestamp_ns: i64, cdr: &bytes::Bytes) -> Result<(), RosError> {
+        self.inner.push_bytes(timestamp_ns, cdr)
     }
 
     /// Messages appended since the last [`Adapter::finish`].
