@@ -27,6 +27,12 @@ pub enum ImageCompression {
 }
 
 fn frame(img: &Image) -> Result<&[u8], RosError> {
+    if img.width == 0 || img.height == 0 || img.step == 0 {
+        return Err(RosError::Image(format!(
+            "empty image {}×{} (step {})",
+            img.width, img.height, img.step
+        )));
+    }
     let need = img.step as usize * img.height as usize;
     img.data
         .get(..need)

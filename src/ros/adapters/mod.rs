@@ -224,6 +224,22 @@ impl Adapter {
         self.inner.finish(&self.ty.schema)
     }
 
+    /// Converts a run of messages into one batch: what a processing-pool job does
+    /// (`pool.run(move || { let out = adapter.convert(&msgs); (adapter, out) })`). Messages that fail
+    /// are left out and reported by index, so the caller can count them and go on.
+    pub fn convert(&mut self, msgs: &[(i64, bytes::Bytes)]) -> Converted {
+        let mut errors = Vec::new();
+        for (i, (ts, m)) in msgs.iter().enumerate() {
+            if let Err(e) = self.push_bytes(*ts, m) {
+                errors.push((i, e));
+            }
+        }
+        Converted {
+            batch: self.finish(),
+            errors,
+        }
+    }
+
     /// How to create the Mosaico topic: tag, format, schema and metadata (ROS type, definition, QoS).
     pub fn topic_options(&self, info: &RosTopicInfo, user_metadata: Value) -> TopicOptions {
         TopicOptions::new(self.ty.tag.clone())
@@ -231,6 +247,15 @@ impl Adapter {
             .schema(self.ty.schema.clone())
             .metadata(topic_metadata(self.generation, info, user_metadata))
     }
+}
+
+/// The result of [`Adapter::convert`].
+#[derive(Debug)]
+pub struct Converted {
+    /// The messages that converted (an error here means the batch itself could not be built).
+    pub batch: Result<RecordBatch, RosError>,
+    /// The messages left out: (index in the input, why).
+    pub errors: Vec<(usize, RosError)>,
 }
 
 /// The typed adapter of `ros_type` on `generation` with default options, or `None` when the type
