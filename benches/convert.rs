@@ -29,7 +29,16 @@ fn header(frame: &str) -> Header {
 
 fn image() -> Bytes {
     let (w, h) = (1920u32, 1080u32);
-    let data: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
+    // a gradient with sensor-like noise (a cheap LCG), so PNG has realistic work to do
+    let mut seed = 0x2545_f491u32;
+    let data: Vec<u8> = (0..w * h * 3)
+        .map(|i| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let (x, y) = ((i / 3) % w, (i / 3) / w);
+            let base = [x * 255 / w, y * 255 / h, (x + y) % 256][(i % 3) as usize];
+            (base as i32 + (seed >> 29) as i32 - 4).clamp(0, 255) as u8
+        })
+        .collect();
     let m = Image {
         header: header("camera"),
         height: h,

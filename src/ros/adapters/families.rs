@@ -107,6 +107,14 @@ fn conv<M: RosMessage, F: Family>(
     })
 }
 
+/// Finishes a blob column and leaves the builder sized for a batch like this one: large columns then
+/// fill without regrowing (pages are only committed when written).
+fn finish_binary(b: &mut BinaryBuilder) -> arrow::array::ArrayRef {
+    let (rows, bytes) = (b.len(), binary_len(b));
+    let mut full = std::mem::replace(b, BinaryBuilder::with_capacity(rows, bytes));
+    Arc::new(full.finish())
+}
+
 fn no_header<M>(_: &M) -> Option<&Header> {
     None
 }
@@ -150,7 +158,7 @@ impl Convert for RawConv {
         if let Some(env) = &mut self.env {
             env.finish("message_header", &mut cols);
         }
-        cols.put("data", Arc::new(self.data.finish()));
+        cols.put("data", finish_binary(&mut self.data));
         cols.assemble(schema, rows)
     }
 
@@ -486,7 +494,7 @@ impl ImageF {
 impl Family for ImageF {
     fn finish(&mut self, cols: &mut Columns) {
         self.header.finish("header", cols);
-        cols.put("data", Arc::new(self.data.finish()));
+        cols.put("data", finish_binary(&mut self.data));
         cols.put("format", Arc::new(self.format.finish()));
         cols.put("width", Arc::new(self.width.finish()));
         cols.put("height", Arc::new(self.height.finish()));
@@ -553,7 +561,7 @@ impl CompressedF {
 impl Family for CompressedF {
     fn finish(&mut self, cols: &mut Columns) {
         self.header.finish("header", cols);
-        cols.put("data", Arc::new(self.data.finish()));
+        cols.put("data", finish_binary(&mut self.data));
         cols.put("format", Arc::new(self.format.finish()));
     }
     fn bytes(&self) -> usize {
@@ -778,7 +786,7 @@ impl Family for CloudF {
         cols.put("is_bigendian", Arc::new(self.bigendian.finish()));
         cols.put("point_step", Arc::new(self.point_step.finish()));
         cols.put("row_step", Arc::new(self.row_step.finish()));
-        cols.put("data", Arc::new(self.data.finish()));
+        cols.put("data", finish_binary(&mut self.data));
         cols.put("is_dense", Arc::new(self.dense.finish()));
     }
     fn bytes(&self) -> usize {
