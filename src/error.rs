@@ -21,14 +21,10 @@ pub enum Error {
     #[error("{what} not found (server said: {message})")]
     NotFound { what: String, message: String },
 
-    #[error(
-        "{what} is locked: finalized data cannot be modified or deleted (server said: {message})"
-    )]
+    #[error("{what} is locked: finalized data cannot be modified or deleted (server said: {message})")]
     Locked { what: String, message: String },
 
-    #[error(
-        "{what} cannot be finalized: a topic's upload never completed (server said: {message})"
-    )]
+    #[error("{what} cannot be finalized: a topic's upload never completed (server said: {message})")]
     TopicUnlocked { what: String, message: String },
 
     #[error("the server refused the resource key for {what} (server said: {message})")]
@@ -56,11 +52,7 @@ pub enum Error {
     Transport { what: String, message: String },
 
     #[error("server error during {what} ({code:?}): {message}")]
-    Server {
-        what: String,
-        code: Code,
-        message: String,
-    },
+    Server { what: String, code: Code, message: String },
 
     #[error("unexpected reply to {what}: {detail}")]
     Protocol { what: String, detail: String },
@@ -69,11 +61,7 @@ pub enum Error {
     Upload { topic: String, message: String },
 
     #[error("record of {bytes} bytes on topic {topic} exceeds the server's message limit of {limit} bytes")]
-    RecordTooLarge {
-        topic: String,
-        bytes: usize,
-        limit: usize,
-    },
+    RecordTooLarge { topic: String, bytes: usize, limit: usize },
 
     #[error("schema mismatch on topic {topic}: {detail}")]
     SchemaMismatch { topic: String, detail: String },
@@ -99,88 +87,48 @@ impl Error {
     pub fn from_status(status: &tonic::Status, what: &str, resource: &str) -> Self {
         let message = status.message().to_string();
         let what_s = what.to_string();
-        let res = if resource.is_empty() {
-            what_s.clone()
-        } else {
-            format!("`{resource}`")
-        };
+        let res = if resource.is_empty() { what_s.clone() } else { format!("`{resource}`") };
         match status.code() {
             Code::Unauthenticated => return Error::Unauthenticated { message },
-            Code::PermissionDenied => {
-                return Error::PermissionDenied {
-                    what: what_s,
-                    message,
-                }
-            }
+            Code::PermissionDenied => return Error::PermissionDenied { what: what_s, message },
             Code::Unavailable | Code::Cancelled | Code::Aborted => {
-                return Error::Transport {
-                    what: what_s,
-                    message,
-                }
+                return Error::Transport { what: what_s, message }
             }
             Code::DeadlineExceeded => {
-                return Error::Timeout {
-                    after: Duration::ZERO,
-                    what: format!("{what}: {message}"),
-                }
+                return Error::Timeout { after: Duration::ZERO, what: format!("{what}: {message}") }
             }
-            Code::Unimplemented => {
-                return Error::UnsupportedAction {
-                    action: what_s,
-                    message,
-                }
-            }
+            Code::Unimplemented => return Error::UnsupportedAction { action: what_s, message },
             Code::NotFound => return Error::NotFound { what: res, message },
             Code::AlreadyExists => return Error::AlreadyExists { what: res, message },
             _ => {}
         }
         let m = message.to_ascii_lowercase();
         if m.contains("no available action") {
-            Error::UnsupportedAction {
-                action: what_s,
-                message,
-            }
+            Error::UnsupportedAction { action: what_s, message }
         } else if m.contains("already exists") {
             Error::AlreadyExists { what: res, message }
         } else if m.contains("topic unlocked") {
             Error::TopicUnlocked { what: res, message }
-        } else if m.contains("is locked")
-            || m.contains("sequence locked")
-            || m.contains("session locked")
-        {
+        } else if m.contains("is locked") || m.contains("sequence locked") || m.contains("session locked") {
             Error::Locked { what: res, message }
         } else if m.contains("bad key") || m.contains("malformed key") {
             Error::BadKey { what: res, message }
         } else if m.contains("not found") || m.contains("no rows returned") {
             Error::NotFound { what: res, message }
-        } else if m.contains("transport error") || m.contains("connection") && m.contains("refused")
-        {
-            Error::Transport {
-                what: what_s,
-                message,
-            }
+        } else if m.contains("transport error") || m.contains("connection") && m.contains("refused") {
+            Error::Transport { what: what_s, message }
         } else {
-            Error::Server {
-                what: what_s,
-                code: status.code(),
-                message,
-            }
+            Error::Server { what: what_s, code: status.code(), message }
         }
     }
 
     /// Whether retrying the same idempotent call may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Error::Transport { .. } | Error::Timeout { .. } | Error::Connect { .. }
-        )
+        matches!(self, Error::Transport { .. } | Error::Timeout { .. } | Error::Connect { .. })
     }
 
     pub(crate) fn protocol(what: &str, detail: impl Into<String>) -> Self {
-        Error::Protocol {
-            what: what.to_string(),
-            detail: detail.into(),
-        }
+        Error::Protocol { what: what.to_string(), detail: detail.into() }
     }
 }
 
@@ -194,11 +142,7 @@ mod tests {
 
     #[test]
     fn maps_mosaicod_texts() {
-        let e = Error::from_status(
-            &internal("sequence `a` already exists"),
-            "sequence_create",
-            "a",
-        );
+        let e = Error::from_status(&internal("sequence `a` already exists"), "sequence_create", "a");
         assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
         let e = Error::from_status(&internal("sequence is locked"), "sequence_delete", "a");
         assert!(matches!(e, Error::Locked { .. }), "{e}");
@@ -222,21 +166,11 @@ mod tests {
             "a",
         );
         assert!(matches!(e, Error::NotFound { .. }));
-        let e = Error::from_status(
-            &internal("action error :: no available action for string `info`"),
-            "info",
-            "",
-        );
+        let e = Error::from_status(&internal("action error :: no available action for string `info`"), "info", "");
         assert!(matches!(e, Error::UnsupportedAction { .. }));
         let e = Error::from_status(&tonic::Status::unauthenticated("bad token"), "info", "");
         assert!(matches!(e, Error::Unauthenticated { .. }));
         let e = Error::from_status(&internal("rw error :: boom"), "x", "");
-        assert!(matches!(
-            e,
-            Error::Server {
-                code: Code::Internal,
-                ..
-            }
-        ));
+        assert!(matches!(e, Error::Server { code: Code::Internal, .. }));
     }
 }

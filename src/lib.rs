@@ -15,8 +15,8 @@ pub mod ros;
 pub use control::{ConnectOptions, ServerAddr, Tls};
 pub use error::{Error, Result};
 pub use handlers::{
-    MergedRow, MosaicoClient, OnError, SequenceHandler, SequenceStream, SequenceSummary,
-    SequenceWriter, TopicHandler, TopicOptions, TopicSummary, TopicWriter, WriterOptions,
+    MergedRow, MosaicoClient, OnError, SequenceHandler, SequenceStream, SequenceSummary, SequenceWriter, TopicHandler,
+    TopicOptions, TopicSummary, TopicWriter, WriterOptions,
 };
 pub use ontology::{Ontology, SerializationFormat};
 pub use protocol::{Generation, TimeRange};

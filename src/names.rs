@@ -8,17 +8,12 @@
 use crate::error::{Error, Result};
 
 fn invalid(name: &str, reason: &str) -> Error {
-    Error::InvalidName {
-        name: name.to_string(),
-        reason: reason.to_string(),
-    }
+    Error::InvalidName { name: name.to_string(), reason: reason.to_string() }
 }
 
 fn segment_ok(seg: &str) -> bool {
     !seg.is_empty()
-        && seg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         && seg.as_bytes()[0].is_ascii_alphanumeric()
 }
 
@@ -26,16 +21,10 @@ fn segment_ok(seg: &str) -> bool {
 pub fn sequence_name(name: &str) -> Result<&str> {
     let n = name.strip_prefix('/').unwrap_or(name);
     if n.trim().is_empty() {
-        return Err(invalid(
-            name,
-            "a sequence name must not be empty (the server would treat it as the whole store)",
-        ));
+        return Err(invalid(name, "a sequence name must not be empty (the server would treat it as the whole store)"));
     }
     if n.contains('/') {
-        return Err(invalid(
-            name,
-            "a sequence name is one path segment: it must not contain `/`",
-        ));
+        return Err(invalid(name, "a sequence name is one path segment: it must not contain `/`"));
     }
     if !segment_ok(n) {
         return Err(invalid(
@@ -58,10 +47,7 @@ pub fn topic_name(name: &str) -> Result<&str> {
     }
     for seg in n.split('/') {
         if seg.is_empty() {
-            return Err(invalid(
-                name,
-                "a topic name must not contain empty segments (`//`)",
-            ));
+            return Err(invalid(name, "a topic name must not contain empty segments (`//`)"));
         }
         if !segment_ok(seg) {
             return Err(invalid(
@@ -75,11 +61,7 @@ pub fn topic_name(name: &str) -> Result<&str> {
 
 /// The server-side locator of a topic: `<sequence>/<topic path>`, both validated.
 pub fn topic_locator(sequence: &str, topic: &str) -> Result<String> {
-    Ok(format!(
-        "{}/{}",
-        sequence_name(sequence)?,
-        topic_name(topic)?
-    ))
+    Ok(format!("{}/{}", sequence_name(sequence)?, topic_name(topic)?))
 }
 
 /// Splits `SEQ/TOPIC/PATH` into a validated sequence and a topic with a leading `/`.
@@ -88,10 +70,7 @@ pub fn split_locator(locator: &str) -> Result<(String, Option<String>)> {
     let l = locator.strip_prefix('/').unwrap_or(locator);
     match l.split_once('/') {
         None => Ok((sequence_name(l)?.to_string(), None)),
-        Some((s, t)) => Ok((
-            sequence_name(s)?.to_string(),
-            Some(format!("/{}", topic_name(t)?)),
-        )),
+        Some((s, t)) => Ok((sequence_name(s)?.to_string(), Some(format!("/{}", topic_name(t)?)))),
     }
 }
 
@@ -102,11 +81,7 @@ pub fn display_topic(topic: &str) -> String {
 
 /// Metadata and query keys are spliced into SQL by mosaicod: only `[A-Za-z0-9_.-]+` is safe.
 pub fn query_key(key: &str) -> Result<&str> {
-    if key.is_empty()
-        || !key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-    {
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-') {
         return Err(Error::InvalidQuery(format!(
             "key {key:?} may only contain letters, digits, `_`, `.` and `-` (the server splices keys into SQL)"
         )));
@@ -122,9 +97,7 @@ mod tests {
     fn sequence_names() {
         assert_eq!(sequence_name("run_01").unwrap(), "run_01");
         assert_eq!(sequence_name("/run-1").unwrap(), "run-1");
-        for bad in [
-            "", " ", "/", "  /", "a/b", "a b", "_x", "a.b", "../x", "a%b",
-        ] {
+        for bad in ["", " ", "/", "  /", "a/b", "a b", "_x", "a.b", "../x", "a%b"] {
             assert!(sequence_name(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -133,16 +106,11 @@ mod tests {
     fn topic_names() {
         assert_eq!(topic_name("/camera/image_raw").unwrap(), "camera/image_raw");
         assert_eq!(topic_name("tf").unwrap(), "tf");
-        for bad in [
-            "", "/", "a//b", "a/", "a/../b", "a/./b", "a b", "a#b", "a?b",
-        ] {
+        for bad in ["", "/", "a//b", "a/", "a/../b", "a/./b", "a b", "a#b", "a?b"] {
             assert!(topic_name(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(topic_locator("s", "/a/b").unwrap(), "s/a/b");
-        assert_eq!(
-            split_locator("s/a/b").unwrap(),
-            ("s".into(), Some("/a/b".into()))
-        );
+        assert_eq!(split_locator("s/a/b").unwrap(), ("s".into(), Some("/a/b".into())));
         assert_eq!(split_locator("s").unwrap(), ("s".into(), None));
         assert!(split_locator("").is_err());
     }

@@ -40,11 +40,7 @@ impl ServerAddr {
             (false, s)
         };
         let rest = rest.trim_end_matches('/');
-        let bad = || {
-            Error::Config(format!(
-                "bad server address {s:?}: expected HOST[:PORT] or grpc[+tls]://HOST[:PORT]"
-            ))
-        };
+        let bad = || Error::Config(format!("bad server address {s:?}: expected HOST[:PORT] or grpc[+tls]://HOST[:PORT]"));
         if rest.is_empty() {
             return Err(bad());
         }
@@ -128,9 +124,7 @@ impl Default for ConnectOptions {
 }
 
 pub fn available_cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
 /// Adds the API key to every call; the legacy server ignores unknown metadata.
@@ -159,10 +153,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_send: LEGACY_MAX_MESSAGE_BYTES,
-            max_recv: LEGACY_MAX_MESSAGE_BYTES + (16 << 20),
-        }
+        Limits { max_send: LEGACY_MAX_MESSAGE_BYTES, max_recv: LEGACY_MAX_MESSAGE_BYTES + (16 << 20) }
     }
 }
 
@@ -179,39 +170,23 @@ impl FlightChannel {
     pub async fn connect(addr: &ServerAddr, opts: &ConnectOptions) -> Result<Self> {
         let key = match &opts.api_key {
             Some(k) => Some(MetadataValue::try_from(k.as_str()).map_err(|_| {
-                Error::Config(
-                    "the API key must be printable ASCII (expected msco_<payload>_<fingerprint>)"
-                        .into(),
-                )
+                Error::Config("the API key must be printable ASCII (expected msco_<payload>_<fingerprint>)".into())
             })?),
             None => None,
         };
         let tls = match (&opts.tls, addr.tls) {
             (Tls::CustomCa(path), _) => {
                 let pem = std::fs::read(path).map_err(|e| {
-                    Error::Config(format!(
-                        "cannot read the CA certificate {}: {e}",
-                        path.display()
-                    ))
+                    Error::Config(format!("cannot read the CA certificate {}: {e}", path.display()))
                 })?;
-                Some(
-                    ClientTlsConfig::new()
-                        .ca_certificate(Certificate::from_pem(pem))
-                        .domain_name(addr.host.clone()),
-                )
+                Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)).domain_name(addr.host.clone()))
             }
-            (Tls::SystemRoots, _) | (Tls::Auto, true) => Some(
-                ClientTlsConfig::new()
-                    .with_native_roots()
-                    .domain_name(addr.host.clone()),
-            ),
+            (Tls::SystemRoots, _) | (Tls::Auto, true) => {
+                Some(ClientTlsConfig::new().with_native_roots().domain_name(addr.host.clone()))
+            }
             (Tls::Auto, false) => None,
         };
-        let uri = ServerAddr {
-            tls: tls.is_some(),
-            ..addr.clone()
-        }
-        .uri();
+        let uri = ServerAddr { tls: tls.is_some(), ..addr.clone() }.uri();
         let mut ep = Endpoint::from_shared(uri)
             .map_err(|e| Error::Config(format!("bad server address {addr}: {e}")))?
             .connect_timeout(opts.timeout)
@@ -222,31 +197,18 @@ impl FlightChannel {
             .initial_stream_window_size(Some(8 << 20))
             .initial_connection_window_size(Some(32 << 20));
         if let Some(tls) = tls {
-            ep = ep
-                .tls_config(tls)
-                .map_err(|e| Error::Config(format!("TLS configuration for {addr}: {e}")))?;
+            ep = ep.tls_config(tls).map_err(|e| Error::Config(format!("TLS configuration for {addr}: {e}")))?;
         }
         let channel = match tokio::time::timeout(opts.timeout, ep.connect()).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
-                return Err(Error::Connect {
-                    addr: addr.to_string(),
-                    reason: transport_reason(&e),
-                })
+                return Err(Error::Connect { addr: addr.to_string(), reason: transport_reason(&e) })
             }
             Err(_) => {
-                return Err(Error::Timeout {
-                    after: opts.timeout,
-                    what: format!("connecting to {addr}"),
-                })
+                return Err(Error::Timeout { after: opts.timeout, what: format!("connecting to {addr}") })
             }
         };
-        Ok(FlightChannel {
-            addr: addr.clone(),
-            channel,
-            key: ApiKey(key),
-            gzip: opts.gzip,
-        })
+        Ok(FlightChannel { addr: addr.clone(), channel, key: ApiKey(key), gzip: opts.gzip })
     }
 
     /// A Flight client on this connection with the given limits.
@@ -255,9 +217,7 @@ impl FlightChannel {
             .max_decoding_message_size(limits.max_recv)
             .max_encoding_message_size(limits.max_send);
         if self.gzip {
-            c = c
-                .send_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Gzip);
+            c = c.send_compressed(CompressionEncoding::Gzip).accept_compressed(CompressionEncoding::Gzip);
         }
         c
     }
@@ -283,10 +243,7 @@ mod tests {
         let a = ServerAddr::parse("localhost").unwrap();
         assert_eq!((a.host.as_str(), a.port, a.tls), ("localhost", 6726, false));
         let a = ServerAddr::parse("grpc+tls://fleet.example:443").unwrap();
-        assert_eq!(
-            (a.host.as_str(), a.port, a.tls),
-            ("fleet.example", 443, true)
-        );
+        assert_eq!((a.host.as_str(), a.port, a.tls), ("fleet.example", 443, true));
         let a = ServerAddr::parse("127.0.0.1:6276").unwrap();
         assert_eq!(a.port, 6276);
         let a = ServerAddr::parse("[::1]:7000").unwrap();

@@ -22,27 +22,17 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            attempts: 4,
-            base: Duration::from_millis(100),
-            max_delay: Duration::from_secs(2),
-        }
+        RetryPolicy { attempts: 4, base: Duration::from_millis(100), max_delay: Duration::from_secs(2) }
     }
 }
 
 impl RetryPolicy {
     pub fn none() -> Self {
-        RetryPolicy {
-            attempts: 1,
-            ..Default::default()
-        }
+        RetryPolicy { attempts: 1, ..Default::default() }
     }
 
     fn delay(&self, attempt: u32) -> Duration {
-        let cap = self
-            .base
-            .saturating_mul(1 << attempt.min(16))
-            .min(self.max_delay);
+        let cap = self.base.saturating_mul(1 << attempt.min(16)).min(self.max_delay);
         let ms = cap.as_millis().max(1) as u64;
         Duration::from_millis(rand::rng().random_range(ms / 2..=ms))
     }
@@ -86,13 +76,10 @@ pub fn parse_action_reply(kind: &str, bodies: &[bytes::Bytes]) -> Result<Option<
 
 /// Parses a paged DoAction reply: one complete envelope per Result.
 pub fn parse_paged_reply(kind: &str, bodies: &[bytes::Bytes]) -> Result<Vec<Value>> {
-    bodies
-        .iter()
-        .map(|b| {
-            parse_action_reply(kind, std::slice::from_ref(b))?
-                .ok_or_else(|| Error::protocol(kind, "a page carries no response"))
-        })
-        .collect()
+    bodies.iter().map(|b| {
+        parse_action_reply(kind, std::slice::from_ref(b))?
+            .ok_or_else(|| Error::protocol(kind, "a page carries no response"))
+    }).collect()
 }
 
 #[derive(Clone)]
@@ -104,37 +91,23 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     pub fn new(channel: &FlightChannel, limits: Limits, retry: RetryPolicy) -> Self {
-        ControlPlane {
-            client: channel.client(limits),
-            retry,
-            addr: channel.addr.to_string(),
-        }
+        ControlPlane { client: channel.client(limits), retry, addr: channel.addr.to_string() }
     }
 
     pub fn set_limits(&mut self, channel: &FlightChannel, limits: Limits) {
         self.client = channel.client(limits);
     }
 
-    async fn action_once(
-        &self,
-        kind: &str,
-        body: &[u8],
-        resource: &str,
-    ) -> Result<Vec<bytes::Bytes>> {
+    async fn action_once(&self, kind: &str, body: &[u8], resource: &str) -> Result<Vec<bytes::Bytes>> {
         let mut client = self.client.clone();
-        let req = Action {
-            r#type: kind.to_string(),
-            body: body.to_vec().into(),
-        };
+        let req = Action { r#type: kind.to_string(), body: body.to_vec().into() };
         let stream = client
             .do_action(req)
             .await
             .map_err(|s| Error::from_status(&s, kind, resource))?
             .into_inner();
-        let results: Vec<arrow_flight::Result> = stream
-            .try_collect()
-            .await
-            .map_err(|s| Error::from_status(&s, kind, resource))?;
+        let results: Vec<arrow_flight::Result> =
+            stream.try_collect().await.map_err(|s| Error::from_status(&s, kind, resource))?;
         Ok(results.into_iter().map(|r| r.body).collect())
     }
 
@@ -149,32 +122,16 @@ impl ControlPlane {
 
     /// A read-only action: retried on transient failures.
     #[instrument(level = "debug", skip(self, body), fields(server = %self.addr))]
-    pub async fn action_idempotent(
-        &self,
-        kind: &str,
-        body: &Value,
-        resource: &str,
-    ) -> Result<Option<Value>> {
+    pub async fn action_idempotent(&self, kind: &str, body: &Value, resource: &str) -> Result<Option<Value>> {
         let bytes = serde_json::to_vec(body)?;
-        let bodies = self
-            .retry
-            .run(kind, || self.action_once(kind, &bytes, resource))
-            .await?;
+        let bodies = self.retry.run(kind, || self.action_once(kind, &bytes, resource)).await?;
         parse_action_reply(kind, &bodies)
     }
 
     /// A read-only action whose reply is paged (one envelope per Result).
-    pub async fn action_paged(
-        &self,
-        kind: &str,
-        body: &Value,
-        resource: &str,
-    ) -> Result<Vec<Value>> {
+    pub async fn action_paged(&self, kind: &str, body: &Value, resource: &str) -> Result<Vec<Value>> {
         let bytes = serde_json::to_vec(body)?;
-        let bodies = self
-            .retry
-            .run(kind, || self.action_once(kind, &bytes, resource))
-            .await?;
+        let bodies = self.retry.run(kind, || self.action_once(kind, &bytes, resource)).await?;
         parse_paged_reply(kind, &bodies)
     }
 
@@ -191,11 +148,7 @@ impl ControlPlane {
             .await
     }
 
-    pub async fn schema(
-        &self,
-        desc: FlightDescriptor,
-        resource: &str,
-    ) -> Result<arrow::datatypes::Schema> {
+    pub async fn schema(&self, desc: FlightDescriptor, resource: &str) -> Result<arrow::datatypes::Schema> {
         let res = self
             .retry
             .run("get_schema", || async {
@@ -215,15 +168,11 @@ impl ControlPlane {
             .run("list_flights", || async {
                 let mut c = self.client.clone();
                 let s = c
-                    .list_flights(Criteria {
-                        expression: Default::default(),
-                    })
+                    .list_flights(Criteria { expression: Default::default() })
                     .await
                     .map_err(|s| Error::from_status(&s, "list_flights", ""))?
                     .into_inner();
-                s.try_collect()
-                    .await
-                    .map_err(|s| Error::from_status(&s, "list_flights", ""))
+                s.try_collect().await.map_err(|s| Error::from_status(&s, "list_flights", ""))
             })
             .await
     }
@@ -248,19 +197,9 @@ mod tests {
     fn action_replies() {
         let r = parse_action_reply("x", &[Bytes::from_static(br#"{"action":"empty"}"#)]).unwrap();
         assert!(r.is_none());
-        let split = [
-            Bytes::from_static(br#"{"action":"x","res"#),
-            Bytes::from_static(br#"ponse":{"key":"k"}}"#),
-        ];
-        assert_eq!(
-            parse_action_reply("x", &split).unwrap().unwrap()["key"],
-            "k"
-        );
-        assert!(parse_action_reply(
-            "x",
-            &[Bytes::from_static(br#"{"action":"y","response":{}}"#)]
-        )
-        .is_err());
+        let split = [Bytes::from_static(br#"{"action":"x","res"#), Bytes::from_static(br#"ponse":{"key":"k"}}"#)];
+        assert_eq!(parse_action_reply("x", &split).unwrap().unwrap()["key"], "k");
+        assert!(parse_action_reply("x", &[Bytes::from_static(br#"{"action":"y","response":{}}"#)]).is_err());
         assert!(parse_action_reply("x", &[Bytes::from_static(b"nope")]).is_err());
         assert!(parse_action_reply("x", &[]).unwrap().is_none());
         let pages = [
@@ -272,11 +211,7 @@ mod tests {
 
     #[tokio::test]
     async fn retry_stops_on_permanent_errors() {
-        let p = RetryPolicy {
-            attempts: 5,
-            base: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
-        };
+        let p = RetryPolicy { attempts: 5, base: Duration::from_millis(1), max_delay: Duration::from_millis(2) };
         let mut n = 0;
         let r: Result<()> = p
             .run("t", || {
@@ -290,12 +225,7 @@ mod tests {
         let r: Result<()> = p
             .run("t", || {
                 n += 1;
-                async {
-                    Err(Error::Transport {
-                        what: "t".into(),
-                        message: "down".into(),
-                    })
-                }
+                async { Err(Error::Transport { what: "t".into(), message: "down".into() }) }
             })
             .await;
         assert!(r.is_err());

@@ -46,12 +46,7 @@ pub fn normalize_schema(schema: &Schema) -> SchemaRef {
 
 /// Casts top-level view columns to plain arrays (a no-op for plain batches).
 pub fn normalize_batch(batch: RecordBatch) -> Result<RecordBatch> {
-    if !batch
-        .schema()
-        .fields()
-        .iter()
-        .any(|f| plain(f.data_type()).is_some())
-    {
+    if !batch.schema().fields().iter().any(|f| plain(f.data_type()).is_some()) {
         return Ok(batch);
     }
     let schema = normalize_schema(&batch.schema());
@@ -59,13 +54,7 @@ pub fn normalize_batch(batch: RecordBatch) -> Result<RecordBatch> {
         .columns()
         .iter()
         .zip(schema.fields())
-        .map(|(c, f)| {
-            if c.data_type() == f.data_type() {
-                Ok(c.clone())
-            } else {
-                cast(c, f.data_type())
-            }
-        })
+        .map(|(c, f)| if c.data_type() == f.data_type() { Ok(c.clone()) } else { cast(c, f.data_type()) })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(RecordBatch::try_new(schema, cols)?)
 }
@@ -76,10 +65,7 @@ pub fn window(batch: RecordBatch, range: TimeRange) -> Result<RecordBatch> {
         .column_by_name(TIMESTAMP_COLUMN)
         .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
         .ok_or_else(|| Error::protocol("do_get", "stream has no int64 `timestamp_ns` column"))?;
-    let mask: BooleanArray = ts
-        .iter()
-        .map(|t| Some(t.is_some_and(|t| range.contains(t))))
-        .collect();
+    let mask: BooleanArray = ts.iter().map(|t| Some(t.is_some_and(|t| range.contains(t)))).collect();
     if mask.true_count() == batch.num_rows() {
         return Ok(batch);
     }
@@ -94,28 +80,15 @@ pub struct TopicStream {
 
 impl TopicStream {
     pub fn empty(locator: &str) -> Self {
-        TopicStream {
-            locator: locator.to_string(),
-            inner: futures::stream::empty().boxed(),
-        }
+        TopicStream { locator: locator.to_string(), inner: futures::stream::empty().boxed() }
     }
 
-    pub async fn open(
-        mut client: FlightClient,
-        locator: &str,
-        tickets: Vec<Ticket>,
-        client_window: Option<TimeRange>,
-    ) -> Result<Self> {
+    pub async fn open(mut client: FlightClient, locator: &str, tickets: Vec<Ticket>, client_window: Option<TimeRange>) -> Result<Self> {
         let loc = locator.to_string();
         let mut streams = Vec::new();
         for t in tickets {
-            let resp = client
-                .do_get(t)
-                .await
-                .map_err(|s| Error::from_status(&s, "do_get", &loc))?;
-            let flight = resp
-                .into_inner()
-                .map_err(|s| FlightError::Tonic(Box::new(s)));
+            let resp = client.do_get(t).await.map_err(|s| Error::from_status(&s, "do_get", &loc))?;
+            let flight = resp.into_inner().map_err(|s| FlightError::Tonic(Box::new(s)));
             let l = loc.clone();
             let batches = FlightRecordBatchStream::new_from_flight_data(flight).map(move |r| {
                 let b = r.map_err(|e| match e {
@@ -131,14 +104,8 @@ impl TopicStream {
             });
             streams.push(batches);
         }
-        let inner = futures::stream::iter(streams)
-            .flatten()
-            .try_filter(|b| futures::future::ready(b.num_rows() > 0))
-            .boxed();
-        Ok(TopicStream {
-            locator: loc,
-            inner,
-        })
+        let inner = futures::stream::iter(streams).flatten().try_filter(|b| futures::future::ready(b.num_rows() > 0)).boxed();
+        Ok(TopicStream { locator: loc, inner })
     }
 }
 
@@ -166,33 +133,15 @@ mod tests {
             vec![
                 Arc::new(Int64Array::from(vec![1, 2, 3])),
                 Arc::new(StringViewArray::from(vec!["a", "b", "c"])),
-                Arc::new(BinaryViewArray::from(vec![
-                    Some(b"x".as_ref()),
-                    None,
-                    Some(b"z".as_ref()),
-                ])),
+                Arc::new(BinaryViewArray::from(vec![Some(b"x".as_ref()), None, Some(b"z".as_ref())])),
             ],
         )
         .unwrap();
         let b = normalize_batch(batch).unwrap();
         assert_eq!(b.schema().field(1).data_type(), &DataType::Utf8);
         assert_eq!(b.schema().field(2).data_type(), &DataType::Binary);
-        let w = window(
-            b,
-            TimeRange {
-                start_ns: Some(2),
-                end_ns: Some(3),
-            },
-        )
-        .unwrap();
+        let w = window(b, TimeRange { start_ns: Some(2), end_ns: Some(3) }).unwrap();
         assert_eq!(w.num_rows(), 1);
-        assert_eq!(
-            w.column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap()
-                .value(0),
-            2
-        );
+        assert_eq!(w.column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0), 2);
     }
 }

@@ -17,25 +17,10 @@ pub struct DataPlane {
 
 impl DataPlane {
     /// Opens `n` connections (0 = one per core) in parallel.
-    pub async fn connect(
-        addr: &ServerAddr,
-        opts: &ConnectOptions,
-        n: usize,
-        limits: Limits,
-    ) -> Result<Self> {
-        let n = if n == 0 {
-            crate::control::channel::available_cores()
-        } else {
-            n
-        };
-        let channels =
-            futures::future::try_join_all((0..n).map(|_| FlightChannel::connect(addr, opts)))
-                .await?;
-        Ok(DataPlane {
-            channels,
-            limits,
-            next: AtomicUsize::new(0),
-        })
+    pub async fn connect(addr: &ServerAddr, opts: &ConnectOptions, n: usize, limits: Limits) -> Result<Self> {
+        let n = if n == 0 { crate::control::channel::available_cores() } else { n };
+        let channels = futures::future::try_join_all((0..n).map(|_| FlightChannel::connect(addr, opts))).await?;
+        Ok(DataPlane { channels, limits, next: AtomicUsize::new(0) })
     }
 
     pub fn len(&self) -> usize {

@@ -127,34 +127,17 @@ impl Upload {
             }
             .instrument(span),
         );
-        Upload {
-            topic,
-            tx: Some(tx),
-            task: Some(task),
-            failure,
-            counters,
-        }
+        Upload { topic, tx: Some(tx), task: Some(task), failure, counters }
     }
 
     fn failed(&self) -> Error {
-        let msg = self
-            .failure
-            .lock()
-            .unwrap()
-            .clone()
-            .unwrap_or_else(|| "the stream ended early".into());
-        Error::Upload {
-            topic: self.topic.clone(),
-            message: msg,
-        }
+        let msg = self.failure.lock().unwrap().clone().unwrap_or_else(|| "the stream ended early".into());
+        Error::Upload { topic: self.topic.clone(), message: msg }
     }
 
     /// Queues a batch; waits while `max_in_flight` batches are queued (backpressure).
     pub async fn send(&self, batch: RecordBatch) -> Result<()> {
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or_else(|| Error::Closed(format!("upload of {}", self.topic)))?;
+        let tx = self.tx.as_ref().ok_or_else(|| Error::Closed(format!("upload of {}", self.topic)))?;
         tx.send(batch).await.map_err(|_| self.failed())
     }
 
@@ -167,16 +150,8 @@ impl Upload {
         self.tx = None;
         if let Some(task) = self.task.take() {
             match task.await {
-                Ok(r) => r.map_err(|e| Error::Upload {
-                    topic: self.topic.clone(),
-                    message: e.to_string(),
-                })?,
-                Err(e) => {
-                    return Err(Error::Upload {
-                        topic: self.topic.clone(),
-                        message: format!("upload task: {e}"),
-                    })
-                }
+                Ok(r) => r.map_err(|e| Error::Upload { topic: self.topic.clone(), message: e.to_string() })?,
+                Err(e) => return Err(Error::Upload { topic: self.topic.clone(), message: format!("upload task: {e}") }),
             }
         }
         Ok(self.stats())

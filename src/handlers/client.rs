@@ -59,45 +59,24 @@ impl std::fmt::Debug for MosaicoClient {
 impl MosaicoClient {
     /// Connects with default options; fails with a clear error within `timeout` if nothing listens.
     pub async fn connect(host: &str, port: u16, timeout: Duration) -> Result<Self> {
-        let addr = ServerAddr {
-            host: host.to_string(),
-            port,
-            tls: false,
-        };
-        Self::connect_with(
-            &addr,
-            ConnectOptions {
-                timeout,
-                ..Default::default()
-            },
-        )
-        .await
+        let addr = ServerAddr { host: host.to_string(), port, tls: false };
+        Self::connect_with(&addr, ConnectOptions { timeout, ..Default::default() }).await
     }
 
     #[instrument(skip(opts), fields(server = %addr))]
     pub async fn connect_with(addr: &ServerAddr, opts: ConnectOptions) -> Result<Self> {
         let started = std::time::Instant::now();
         // Detect without compression: a legacy server rejects gzip-encoded requests.
-        let plain = ConnectOptions {
-            gzip: false,
-            ..opts.clone()
-        };
+        let plain = ConnectOptions { gzip: false, ..opts.clone() };
         let control_channel = FlightChannel::connect(addr, &plain).await?;
         let probe = ControlPlane::new(&control_channel, Limits::default(), RetryPolicy::default());
         let info = match opts.generation {
             Some(Generation::Legacy) => legacy_info(),
             Some(Generation::Current) | None => {
-                let left = opts
-                    .timeout
-                    .saturating_sub(started.elapsed())
-                    .max(Duration::from_millis(100));
+                let left = opts.timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(100));
                 let found = detect(&probe, left).await?;
-                if opts.generation == Some(Generation::Current)
-                    && found.generation != Generation::Current
-                {
-                    return Err(Error::Unsupported(format!(
-                        "{addr} speaks the legacy protocol, not the current one"
-                    )));
+                if opts.generation == Some(Generation::Current) && found.generation != Generation::Current {
+                    return Err(Error::Unsupported(format!("{addr} speaks the legacy protocol, not the current one")));
                 }
                 found
             }
@@ -107,15 +86,8 @@ impl MosaicoClient {
             warn!("gzip compression requested but the legacy server does not accept it: sending uncompressed");
             opts.gzip = false;
         }
-        let limits = Limits {
-            max_send: info.max_decode_bytes,
-            max_recv: info.max_encode_bytes + (16 << 20),
-        };
-        let control_channel = if opts.gzip {
-            FlightChannel::connect(addr, &opts).await?
-        } else {
-            control_channel
-        };
+        let limits = Limits { max_send: info.max_decode_bytes, max_recv: info.max_encode_bytes + (16 << 20) };
+        let control_channel = if opts.gzip { FlightChannel::connect(addr, &opts).await? } else { control_channel };
         let control = ControlPlane::new(&control_channel, limits, RetryPolicy::default());
         let data = DataPlane::connect(addr, &opts, opts.data_channels, limits).await?;
         let processing = ProcessingPool::new(opts.workers);
@@ -170,14 +142,8 @@ impl MosaicoClient {
     }
 
     /// Creates a sequence and returns its writer. Topics are created lazily through the writer.
-    pub async fn sequence_create(
-        &self,
-        name: &str,
-        user_metadata: Value,
-        on_error: OnError,
-    ) -> Result<SequenceWriter> {
-        self.sequence_create_with(name, user_metadata, on_error, WriterOptions::default())
-            .await
+    pub async fn sequence_create(&self, name: &str, user_metadata: Value, on_error: OnError) -> Result<SequenceWriter> {
+        self.sequence_create_with(name, user_metadata, on_error, WriterOptions::default()).await
     }
 
     pub async fn sequence_create_with(
@@ -189,106 +155,60 @@ impl MosaicoClient {
     ) -> Result<SequenceWriter> {
         self.inner.check_open()?;
         let name = names::sequence_name(name)?;
-        let session = self
-            .inner
-            .protocol
-            .create_sequence(&self.inner.control, name, &user_metadata)
-            .await?;
-        Ok(SequenceWriter::new(
-            self.inner.clone(),
-            session,
-            on_error,
-            options,
-        ))
+        let session = self.inner.protocol.create_sequence(&self.inner.control, name, &user_metadata).await?;
+        Ok(SequenceWriter::new(self.inner.clone(), session, on_error, options))
     }
 
     /// Opens a new session on an existing sequence to add new topics (current servers only).
-    pub async fn sequence_update(
-        &self,
-        name: &str,
-        on_error: OnError,
-        options: WriterOptions,
-    ) -> Result<SequenceWriter> {
+    pub async fn sequence_update(&self, name: &str, on_error: OnError, options: WriterOptions) -> Result<SequenceWriter> {
         self.inner.check_open()?;
         let name = names::sequence_name(name)?;
-        let session = self
-            .inner
-            .protocol
-            .open_session(&self.inner.control, name)
-            .await?;
-        Ok(SequenceWriter::new(
-            self.inner.clone(),
-            session,
-            on_error,
-            options,
-        ))
+        let session = self.inner.protocol.open_session(&self.inner.control, name).await?;
+        Ok(SequenceWriter::new(self.inner.clone(), session, on_error, options))
     }
 
     pub async fn sequence_handler(&self, name: &str) -> Result<SequenceHandler> {
         self.inner.check_open()?;
         let name = names::sequence_name(name)?;
-        let info = self
-            .inner
-            .protocol
-            .sequence_info(&self.inner.control, name)
-            .await?;
+        let info = self.inner.protocol.sequence_info(&self.inner.control, name).await?;
         Ok(SequenceHandler::new(self.inner.clone(), info))
     }
 
     pub async fn topic_handler(&self, sequence: &str, topic: &str) -> Result<TopicHandler> {
         self.inner.check_open()?;
         let locator = names::topic_locator(sequence, topic)?;
-        let info = self
-            .inner
-            .protocol
-            .topic_info(&self.inner.control, &locator)
-            .await?;
+        let info = self.inner.protocol.topic_info(&self.inner.control, &locator).await?;
         Ok(TopicHandler::new(self.inner.clone(), info))
     }
 
     pub async fn list_sequences(&self) -> Result<Vec<String>> {
         self.inner.check_open()?;
-        self.inner
-            .protocol
-            .list_sequences(&self.inner.control)
-            .await
+        self.inner.protocol.list_sequences(&self.inner.control).await
     }
 
     /// Deletes an unlocked sequence; a finalized one gives [`Error::Locked`].
     pub async fn sequence_delete(&self, name: &str) -> Result<()> {
         self.inner.check_open()?;
         let name = names::sequence_name(name)?;
-        self.inner
-            .protocol
-            .delete_sequence(&self.inner.control, name)
-            .await
+        self.inner.protocol.delete_sequence(&self.inner.control, name).await
     }
 
     pub async fn notifications(&self, target: Target, locator: &str) -> Result<Vec<Notification>> {
         self.inner.check_open()?;
         let locator = checked_locator(target, locator)?;
-        self.inner
-            .protocol
-            .list_notifications(&self.inner.control, target, &locator)
-            .await
+        self.inner.protocol.list_notifications(&self.inner.control, target, &locator).await
     }
 
     pub async fn notify(&self, target: Target, locator: &str, msg: &str) -> Result<()> {
         self.inner.check_open()?;
         let locator = checked_locator(target, locator)?;
-        self.inner
-            .protocol
-            .notify(&self.inner.control, target, &locator, msg)
-            .await
+        self.inner.protocol.notify(&self.inner.control, target, &locator, msg).await
     }
 
     pub async fn purge_notifications(&self, target: Target, locator: &str) -> Result<()> {
         self.inner.check_open()?;
         let locator = checked_locator(target, locator)?;
-        self.inner
-            .protocol
-            .purge_notifications(&self.inner.control, target, &locator)
-            .await
+        self.inner.protocol.purge_notifications(&self.inner.control, target, &locator).await
     }
 
     pub async fn query(&self, q: &Query) -> Result<Vec<QueryItem>> {
@@ -302,10 +222,7 @@ fn checked_locator(target: Target, locator: &str) -> Result<String> {
         Target::Sequence => Ok(names::sequence_name(locator)?.to_string()),
         Target::Topic => {
             let (s, t) = names::split_locator(locator)?;
-            let t = t.ok_or_else(|| Error::InvalidName {
-                name: locator.into(),
-                reason: "expected SEQUENCE/TOPIC".into(),
-            })?;
+            let t = t.ok_or_else(|| Error::InvalidName { name: locator.into(), reason: "expected SEQUENCE/TOPIC".into() })?;
             names::topic_locator(&s, &t)
         }
     }

@@ -38,27 +38,16 @@ impl SequenceHandler {
 
     pub async fn topic(&self, topic: &str) -> Result<TopicHandler> {
         let locator = names::topic_locator(&self.info.name, topic)?;
-        let info = self
-            .client
-            .protocol
-            .topic_info(&self.client.control, &locator)
-            .await?;
+        let info = self.client.protocol.topic_info(&self.client.control, &locator).await?;
         Ok(TopicHandler::new(self.client.clone(), info))
     }
 
     pub async fn notifications(&self) -> Result<Vec<Notification>> {
-        self.client
-            .protocol
-            .list_notifications(&self.client.control, Target::Sequence, &self.info.name)
-            .await
+        self.client.protocol.list_notifications(&self.client.control, Target::Sequence, &self.info.name).await
     }
 
     /// Every topic (or the given ones) merged into one stream ordered by `timestamp_ns`.
-    pub async fn stream(
-        &self,
-        topics: Option<&[String]>,
-        range: TimeRange,
-    ) -> Result<SequenceStream> {
+    pub async fn stream(&self, topics: Option<&[String]>, range: TimeRange) -> Result<SequenceStream> {
         let wanted: Vec<String> = match topics {
             Some(t) => t.iter().map(|x| names::display_topic(x)).collect(),
             None => self.info.topics.clone(),
@@ -72,25 +61,12 @@ impl SequenceHandler {
     }
 }
 
-pub(crate) async fn open_topic(
-    client: &Arc<ClientInner>,
-    locator: &str,
-    range: TimeRange,
-) -> Result<TopicStream> {
-    let plan = client
-        .protocol
-        .read_plan(&client.control, locator, range)
-        .await?;
+pub(crate) async fn open_topic(client: &Arc<ClientInner>, locator: &str, range: TimeRange) -> Result<TopicStream> {
+    let plan = client.protocol.read_plan(&client.control, locator, range).await?;
     if plan.empty {
         return Ok(TopicStream::empty(locator));
     }
-    TopicStream::open(
-        client.data.next_client(),
-        locator,
-        plan.tickets,
-        plan.client_window,
-    )
-    .await
+    TopicStream::open(client.data.next_client(), locator, plan.tickets, plan.client_window).await
 }
 
 pub struct TopicHandler {
@@ -114,10 +90,7 @@ impl TopicHandler {
     }
 
     pub async fn notifications(&self) -> Result<Vec<Notification>> {
-        self.client
-            .protocol
-            .list_notifications(&self.client.control, Target::Topic, &self.info.locator)
-            .await
+        self.client.protocol.list_notifications(&self.client.control, Target::Topic, &self.info.locator).await
     }
 }
 
@@ -156,12 +129,7 @@ impl Cursor {
                         .column_by_name(TIMESTAMP_COLUMN)
                         .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
                         .cloned()
-                        .ok_or_else(|| {
-                            Error::protocol(
-                                "do_get",
-                                format!("topic {} has no int64 timestamp_ns", self.topic),
-                            )
-                        })?;
+                        .ok_or_else(|| Error::protocol("do_get", format!("topic {} has no int64 timestamp_ns", self.topic)))?;
                     self.batch = Some((b, ts));
                     self.row = 0;
                 }
@@ -181,18 +149,9 @@ impl SequenceStream {
     pub fn new(streams: Vec<(String, TopicStream)>) -> Self {
         let cursors = streams
             .into_iter()
-            .map(|(t, s)| Cursor {
-                topic: Arc::from(t.as_str()),
-                stream: s,
-                batch: None,
-                row: 0,
-            })
+            .map(|(t, s)| Cursor { topic: Arc::from(t.as_str()), stream: s, batch: None, row: 0 })
             .collect();
-        SequenceStream {
-            cursors,
-            heap: BinaryHeap::new(),
-            primed: false,
-        }
+        SequenceStream { cursors, heap: BinaryHeap::new(), primed: false }
     }
 
     /// The next row in time order, or `None` at the end of every topic.
@@ -210,12 +169,7 @@ impl SequenceStream {
         let Reverse((t, i)) = self.heap.pop()?;
         let c = &mut self.cursors[i];
         let (batch, _) = c.batch.as_ref().expect("primed cursor has a batch");
-        let row = MergedRow {
-            topic: c.topic.clone(),
-            timestamp_ns: t,
-            batch: batch.clone(),
-            row: c.row,
-        };
+        let row = MergedRow { topic: c.topic.clone(), timestamp_ns: t, batch: batch.clone(), row: c.row };
         c.row += 1;
         match c.advance().await {
             Ok(Some(t)) => self.heap.push(Reverse((t, i))),

@@ -37,9 +37,7 @@ impl std::str::FromStr for OnError {
         match s {
             "delete" => Ok(OnError::Delete),
             "report" => Ok(OnError::Report),
-            o => Err(format!(
-                "unknown error policy `{o}` (expected delete or report)"
-            )),
+            o => Err(format!("unknown error policy `{o}` (expected delete or report)")),
         }
     }
 }
@@ -55,10 +53,7 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions {
-            max_batch_bytes: None,
-            max_in_flight: 3,
-        }
+        WriterOptions { max_batch_bytes: None, max_in_flight: 3 }
     }
 }
 
@@ -99,19 +94,12 @@ pub struct SequenceWriter {
 
 impl std::fmt::Debug for SequenceWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SequenceWriter")
-            .field("sequence", &self.shared.session.sequence)
-            .finish()
+        f.debug_struct("SequenceWriter").field("sequence", &self.shared.session.sequence).finish()
     }
 }
 
 impl SequenceWriter {
-    pub(crate) fn new(
-        client: Arc<ClientInner>,
-        session: Session,
-        on_error: OnError,
-        options: WriterOptions,
-    ) -> Self {
+    pub(crate) fn new(client: Arc<ClientInner>, session: Session, on_error: OnError, options: WriterOptions) -> Self {
         SequenceWriter {
             shared: Arc::new(Shared {
                 client,
@@ -152,68 +140,39 @@ impl SequenceWriter {
     pub async fn topic_create(&self, name: &str, options: TopicOptions) -> Result<TopicWriter> {
         let s = &self.shared;
         if s.state.lock().await.0 != WriterState::Open {
-            return Err(Error::Closed(format!(
-                "sequence writer `{}`",
-                s.session.sequence
-            )));
+            return Err(Error::Closed(format!("sequence writer `{}`", s.session.sequence)));
         }
         let locator = names::topic_locator(&s.session.sequence, name)?;
         let display = names::display_topic(name);
         let mut topics = s.topics.lock().await;
         if topics.contains_key(&display) {
-            return Err(Error::AlreadyExists {
-                what: format!("topic `{locator}`"),
-                message: "created earlier by this writer".into(),
-            });
+            return Err(Error::AlreadyExists { what: format!("topic `{locator}`"), message: "created earlier by this writer".into() });
         }
         let ontology = s.client.protocol.ontology();
         let (schema, default_format) = match (&options.schema, ontology.get(&options.tag)) {
             (Some(schema), known) => (schema.clone(), known.map(|t| t.format).unwrap_or_default()),
             (None, Some(t)) => (t.schema.clone(), t.format),
-            (None, None) => return Err(Error::Config(format!(
-                "ontology tag `{}` is unknown to a {} server: give the topic's schema explicitly",
-                options.tag, s.client.info.generation
-            ))),
+            (None, None) => {
+                return Err(Error::Config(format!(
+                    "ontology tag `{}` is unknown to a {} server: give the topic's schema explicitly",
+                    options.tag,
+                    s.client.info.generation
+                )))
+            }
         };
         let format = options.format.unwrap_or(default_format);
         let control = &s.client.control;
         let key = s
             .client
             .protocol
-            .create_topic(
-                control,
-                &s.session,
-                &locator,
-                &options.tag,
-                format,
-                &options.user_metadata,
-            )
+            .create_topic(control, &s.session, &locator, &options.tag, format, &options.user_metadata)
             .await?;
         let descriptor = s.client.protocol.put_descriptor(&key);
-        let upload = Upload::start(
-            s.client.data.next_client(),
-            descriptor,
-            schema.clone(),
-            display.clone(),
-            s.options.max_in_flight,
-        );
+        let upload = Upload::start(s.client.data.next_client(), descriptor, schema.clone(), display.clone(), s.options.max_in_flight);
         let limit = s.client.info.max_decode_bytes;
         let max_record = limit.saturating_sub(256 << 10);
-        let max_batch = s
-            .options
-            .max_batch_bytes
-            .unwrap_or((limit / 10 * 9).min(10 << 20))
-            .min(max_record);
-        let writer = TopicWriter::new(
-            s.client.clone(),
-            display.clone(),
-            locator,
-            options.tag,
-            schema,
-            upload,
-            max_batch,
-            max_record,
-        );
+        let max_batch = s.options.max_batch_bytes.unwrap_or((limit / 10 * 9).min(10 << 20)).min(max_record);
+        let writer = TopicWriter::new(s.client.clone(), display.clone(), locator, options.tag, schema, upload, max_batch, max_record);
         topics.insert(display, writer.clone());
         Ok(writer)
     }
@@ -230,12 +189,7 @@ impl SequenceWriter {
         match state.0 {
             WriterState::Finalized => return Ok(state.1.clone().unwrap_or_default()),
             WriterState::Open => {}
-            ref other => {
-                return Err(Error::Closed(format!(
-                    "sequence writer `{}` ({other:?})",
-                    self.name()
-                )))
-            }
+            ref other => return Err(Error::Closed(format!("sequence writer `{}` ({other:?})", self.name()))),
         }
         let writers = self.writers().await;
         let results = futures::future::join_all(writers.iter().map(|w| w.finish())).await;
@@ -256,24 +210,13 @@ impl SequenceWriter {
             topics,
         };
         let outcome = if failures.is_empty() {
-            self.shared
-                .client
-                .protocol
-                .finalize(&self.shared.client.control, &self.shared.session)
-                .await
+            self.shared.client.protocol.finalize(&self.shared.client.control, &self.shared.session).await
         } else {
-            Err(Error::Upload {
-                topic: "(several)".into(),
-                message: failures.join("; "),
-            })
+            Err(Error::Upload { topic: "(several)".into(), message: failures.join("; ") })
         };
         match outcome {
             Ok(()) => {
-                info!(
-                    rows = summary.rows(),
-                    topics = summary.topics.len(),
-                    "sequence finalized"
-                );
+                info!(rows = summary.rows(), topics = summary.topics.len(), "sequence finalized");
                 *state = (WriterState::Finalized, Some(summary.clone()));
                 Ok(summary)
             }
@@ -305,10 +248,7 @@ impl SequenceWriter {
                 state.0 = self.apply_policy(OnError::Delete, "aborted").await;
                 Ok(())
             }
-            ref other => Err(Error::Closed(format!(
-                "sequence writer `{}` ({other:?})",
-                self.name()
-            ))),
+            ref other => Err(Error::Closed(format!("sequence writer `{}` ({other:?})", self.name()))),
         }
     }
 
@@ -318,11 +258,7 @@ impl SequenceWriter {
         for w in self.writers().await {
             topics.push(w.summary().await);
         }
-        SequenceSummary {
-            sequence: self.name().to_string(),
-            session: self.shared.session.locator.clone(),
-            topics,
-        }
+        SequenceSummary { sequence: self.name().to_string(), session: self.shared.session.locator.clone(), topics }
     }
 
     async fn apply_policy(&self, policy: OnError, reason: &str) -> WriterState {
@@ -382,18 +318,11 @@ impl Drop for SequenceWriter {
                 h.spawn(async move {
                     let mut st = shared.state.lock().await;
                     if st.0 == WriterState::Open {
-                        st.0 = apply_policy(
-                            &shared,
-                            shared.on_error,
-                            "sequence writer dropped without finalize",
-                        )
-                        .await;
+                        st.0 = apply_policy(&shared, shared.on_error, "sequence writer dropped without finalize").await;
                     }
                 });
             }
-            Err(_) => {
-                error!(sequence = %shared.session.sequence, "sequence writer dropped outside a runtime: the error policy could not run")
-            }
+            Err(_) => error!(sequence = %shared.session.sequence, "sequence writer dropped outside a runtime: the error policy could not run"),
         }
     }
 }

@@ -23,11 +23,7 @@ use crate::protocol::Target;
 
 /// Bytes of the data a batch refers to (slices count only their part).
 pub fn batch_bytes(batch: &RecordBatch) -> usize {
-    batch
-        .columns()
-        .iter()
-        .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
-        .sum()
+    batch.columns().iter().map(|c| c.to_data().get_slice_memory_size().unwrap_or(0)).sum()
 }
 
 /// How a topic is created.
@@ -43,12 +39,7 @@ pub struct TopicOptions {
 
 impl TopicOptions {
     pub fn new(tag: impl Into<String>) -> Self {
-        TopicOptions {
-            tag: tag.into(),
-            format: None,
-            user_metadata: Value::Object(Default::default()),
-            schema: None,
-        }
+        TopicOptions { tag: tag.into(), format: None, user_metadata: Value::Object(Default::default()), schema: None }
     }
     pub fn metadata(mut self, v: Value) -> Self {
         self.user_metadata = v;
@@ -115,10 +106,7 @@ pub struct TopicWriter {
 
 impl std::fmt::Debug for TopicWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TopicWriter")
-            .field("topic", &self.inner.name)
-            .field("tag", &self.inner.tag)
-            .finish()
+        f.debug_struct("TopicWriter").field("topic", &self.inner.name).field("tag", &self.inner.tag).finish()
     }
 }
 
@@ -178,21 +166,9 @@ impl TopicWriter {
                 .iter()
                 .zip(got.iter())
                 .find(|(a, b)| a != b)
-                .map(|(a, b)| {
-                    format!(
-                        "column `{}` is {:?} (nullable {}), expected {:?} (nullable {})",
-                        b.name(),
-                        b.data_type(),
-                        b.is_nullable(),
-                        a.data_type(),
-                        a.is_nullable()
-                    )
-                })
+                .map(|(a, b)| format!("column `{}` is {:?} (nullable {}), expected {:?} (nullable {})", b.name(), b.data_type(), b.is_nullable(), a.data_type(), a.is_nullable()))
                 .unwrap_or_else(|| format!("{} columns, expected {}", got.len(), want.len()));
-            return Err(Error::SchemaMismatch {
-                topic: self.inner.name.clone(),
-                detail,
-            });
+            return Err(Error::SchemaMismatch { topic: self.inner.name.clone(), detail });
         }
         Ok(())
     }
@@ -200,10 +176,7 @@ impl TopicWriter {
     fn open<'a>(&self, st: &'a State) -> Result<&'a Upload> {
         match &st.status {
             Status::Open => Ok(&st.upload),
-            Status::Failed(m) => Err(Error::Upload {
-                topic: self.inner.name.clone(),
-                message: m.clone(),
-            }),
+            Status::Failed(m) => Err(Error::Upload { topic: self.inner.name.clone(), message: m.clone() }),
             _ => Err(Error::Closed(format!("topic {}", self.inner.name))),
         }
     }
@@ -228,8 +201,7 @@ impl TopicWriter {
         }
         self.flush_batches(&mut st).await?;
         let rows = batch.num_rows();
-        let per =
-            ((rows as u128 * self.inner.max_batch_bytes as u128 / bytes as u128) as usize).max(1);
+        let per = ((rows as u128 * self.inner.max_batch_bytes as u128 / bytes as u128) as usize).max(1);
         let mut too_large = 0usize;
         let mut offset = 0;
         while offset < rows {
@@ -252,10 +224,7 @@ impl TopicWriter {
     /// Pushes one row given as a JSON object keyed by column name (converted in the worker pool).
     pub async fn push_json(&self, row: Value) -> Result<()> {
         if !row.is_object() {
-            return Err(Error::SchemaMismatch {
-                topic: self.inner.name.clone(),
-                detail: "a row must be a JSON object".into(),
-            });
+            return Err(Error::SchemaMismatch { topic: self.inner.name.clone(), detail: "a row must be a JSON object".into() });
         }
         let mut st = self.inner.state.lock().await;
         self.open(&st)?;
@@ -308,16 +277,9 @@ impl TopicWriter {
             .client
             .processing
             .run(move || -> Result<RecordBatch> {
-                let mut dec = arrow::json::ReaderBuilder::new(schema.clone())
-                    .with_batch_size(rows.len().max(1))
-                    .build_decoder()?;
-                dec.serialize(&rows).map_err(|e| Error::SchemaMismatch {
-                    topic: topic.clone(),
-                    detail: e.to_string(),
-                })?;
-                Ok(dec
-                    .flush()?
-                    .unwrap_or_else(|| RecordBatch::new_empty(schema)))
+                let mut dec = arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(rows.len().max(1)).build_decoder()?;
+                dec.serialize(&rows).map_err(|e| Error::SchemaMismatch { topic: topic.clone(), detail: e.to_string() })?;
+                Ok(dec.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema)))
             })
             .await??;
         let bytes = batch_bytes(&batch);
@@ -333,18 +295,10 @@ impl TopicWriter {
         let msg = format!("{n} record(s) of about {bytes} bytes dropped: larger than the server's message limit of {limit} bytes");
         warn!(topic = %self.inner.name, "{msg}");
         let c = &self.inner.client;
-        if let Err(e) = c
-            .protocol
-            .notify(&c.control, Target::Topic, &self.inner.locator, &msg)
-            .await
-        {
+        if let Err(e) = c.protocol.notify(&c.control, Target::Topic, &self.inner.locator, &msg).await {
             warn!(topic = %self.inner.name, error = %e, "could not record the drop on the server");
         }
-        Error::RecordTooLarge {
-            topic: self.inner.name.clone(),
-            bytes,
-            limit,
-        }
+        Error::RecordTooLarge { topic: self.inner.name.clone(), bytes, limit }
     }
 
     /// Sends everything buffered.
@@ -379,14 +333,8 @@ impl TopicWriter {
         }
         let summary = self.summary_of(&st);
         match &st.status {
-            Status::Failed(m) => Err(Error::Upload {
-                topic: self.inner.name.clone(),
-                message: m.clone(),
-            }),
-            Status::Cancelled => Err(Error::Closed(format!(
-                "topic {} (cancelled)",
-                self.inner.name
-            ))),
+            Status::Failed(m) => Err(Error::Upload { topic: self.inner.name.clone(), message: m.clone() }),
+            Status::Cancelled => Err(Error::Closed(format!("topic {} (cancelled)", self.inner.name))),
             _ => Ok(summary),
         }
     }

@@ -46,9 +46,7 @@ impl std::str::FromStr for SerializationFormat {
             "default" => Ok(Self::Default),
             "ragged" => Ok(Self::Ragged),
             "image" => Ok(Self::Image),
-            o => Err(format!(
-                "unknown serialization format `{o}` (expected default, ragged or image)"
-            )),
+            o => Err(format!("unknown serialization format `{o}` (expected default, ragged or image)")),
         }
     }
 }
@@ -84,12 +82,10 @@ impl Ontology {
         static CURRENT: OnceLock<Ontology> = OnceLock::new();
         match generation {
             Generation::Legacy => LEGACY.get_or_init(|| {
-                Ontology::parse(Generation::Legacy, include_str!("legacy.schemas"))
-                    .expect("legacy.schemas")
+                Ontology::parse(Generation::Legacy, include_str!("legacy.schemas")).expect("legacy.schemas")
             }),
             Generation::Current => CURRENT.get_or_init(|| {
-                Ontology::parse(Generation::Current, include_str!("current.schemas"))
-                    .expect("current.schemas")
+                Ontology::parse(Generation::Current, include_str!("current.schemas")).expect("current.schemas")
             }),
         }
     }
@@ -107,30 +103,12 @@ impl Ontology {
         }
         let mut by_tag = BTreeMap::new();
         let mut by_class = BTreeMap::new();
-        let mut current: Option<(
-            String,
-            String,
-            SerializationFormat,
-            Vec<arrow::datatypes::Field>,
-        )> = None;
-        let mut finish = |cur: Option<(
-            String,
-            String,
-            SerializationFormat,
-            Vec<arrow::datatypes::Field>,
-        )>| {
+        let mut current: Option<(String, String, SerializationFormat, Vec<arrow::datatypes::Field>)> = None;
+        let mut finish = |cur: Option<(String, String, SerializationFormat, Vec<arrow::datatypes::Field>)>| {
             if let Some((tag, class, format, fields)) = cur {
                 by_class.insert(class.clone(), tag.clone());
                 let schema = Arc::new(Schema::new(fields));
-                by_tag.insert(
-                    tag.clone(),
-                    OntologyType {
-                        tag,
-                        class,
-                        format,
-                        schema,
-                    },
-                );
+                by_tag.insert(tag.clone(), OntologyType { tag, class, format, schema });
             }
         };
         for line in text.lines() {
@@ -138,10 +116,7 @@ impl Ontology {
                 finish(current.take());
                 let (tag, rest) = head
                     .split_once(']')
-                    .ok_or_else(|| notation::NotationError {
-                        at: line.into(),
-                        msg: "expected `]`".into(),
-                    })?;
+                    .ok_or_else(|| notation::NotationError { at: line.into(), msg: "expected `]`".into() })?;
                 let rest = rest.trim();
                 let (class, fmt) = match rest.split_once('(') {
                     Some((c, f)) => (c.trim(), f),
@@ -151,36 +126,22 @@ impl Ontology {
                     .trim_end_matches(')')
                     .trim()
                     .strip_prefix("serialization_format=")
-                    .ok_or_else(|| notation::NotationError {
-                        at: line.into(),
-                        msg: "missing serialization_format".into(),
-                    })?;
-                let format = fmt.parse().map_err(|m| notation::NotationError {
-                    at: line.into(),
-                    msg: m,
-                })?;
+                    .ok_or_else(|| notation::NotationError { at: line.into(), msg: "missing serialization_format".into() })?;
+                let format = fmt
+                    .parse()
+                    .map_err(|m| notation::NotationError { at: line.into(), msg: m })?;
                 let class = if class.is_empty() { tag } else { class };
                 current = Some((tag.to_string(), class.to_string(), format, Vec::new()));
             } else if line.starts_with("    ") && !line.trim().is_empty() {
                 let f = macros.parse_field(line)?;
                 match current.as_mut() {
                     Some(c) => c.3.push(f),
-                    None => {
-                        return Err(notation::NotationError {
-                            at: line.into(),
-                            msg: "column outside a block".into(),
-                        })
-                    }
+                    None => return Err(notation::NotationError { at: line.into(), msg: "column outside a block".into() }),
                 }
             }
         }
         finish(current.take());
-        Ok(Ontology {
-            generation,
-            by_tag,
-            by_class,
-            macros,
-        })
+        Ok(Ontology { generation, by_tag, by_class, macros })
     }
 
     /// The types this project adds where the official SDK has no class (ROS types such as
@@ -192,35 +153,24 @@ impl Ontology {
         static LEGACY: OnceLock<Ontology> = OnceLock::new();
         static CURRENT: OnceLock<Ontology> = OnceLock::new();
         fn with_macros(base: &str, ext: &str) -> String {
-            let macros: Vec<&str> = base
-                .lines()
-                .filter(|l| l.contains(" = ") && !l.starts_with(' ') && !l.starts_with('['))
-                .collect();
+            let macros: Vec<&str> =
+                base.lines().filter(|l| l.contains(" = ") && !l.starts_with(' ') && !l.starts_with('[')).collect();
             format!("{}\n{ext}", macros.join("\n"))
         }
         match generation {
             Generation::Legacy => LEGACY.get_or_init(|| {
-                let text = with_macros(
-                    include_str!("legacy.schemas"),
-                    include_str!("extensions_legacy.schemas"),
-                );
+                let text = with_macros(include_str!("legacy.schemas"), include_str!("extensions_legacy.schemas"));
                 Ontology::parse(Generation::Legacy, &text).expect("extensions_legacy.schemas")
             }),
             Generation::Current => CURRENT.get_or_init(|| {
-                let text = with_macros(
-                    include_str!("current.schemas"),
-                    include_str!("extensions_current.schemas"),
-                );
+                let text = with_macros(include_str!("current.schemas"), include_str!("extensions_current.schemas"));
                 Ontology::parse(Generation::Current, &text).expect("extensions_current.schemas")
             }),
         }
     }
 
     /// A type by class name, built-in first, then this project's extensions.
-    pub fn class_or_extension(
-        generation: Generation,
-        class: &str,
-    ) -> Option<&'static OntologyType> {
+    pub fn class_or_extension(generation: Generation, class: &str) -> Option<&'static OntologyType> {
         Ontology::for_generation(generation)
             .by_class(class)
             .or_else(|| Ontology::extensions(generation).by_class(class))
@@ -241,10 +191,7 @@ impl Ontology {
 
     /// Parses a type in this generation's notation (macros such as `HDR` or `V3` included); used by
     /// the adapters that build custom types on top of the shared structs.
-    pub fn parse_type(
-        &self,
-        text: &str,
-    ) -> Result<arrow::datatypes::DataType, notation::NotationError> {
+    pub fn parse_type(&self, text: &str) -> Result<arrow::datatypes::DataType, notation::NotationError> {
         self.macros.parse_type(text)
     }
 
@@ -274,22 +221,11 @@ mod tests {
         assert_eq!(o.by_class("Vector3d").unwrap().tag, "vector_3_d");
         assert_eq!(o.get("image").unwrap().format, SerializationFormat::Image);
         // nested vectors carry covariance, covariance_type and header (§7.1)
-        let DataType::Struct(fs) = o
-            .get("imu")
-            .unwrap()
-            .schema
-            .field_with_name("acceleration")
-            .unwrap()
-            .data_type()
-            .clone()
-        else {
+        let DataType::Struct(fs) = o.get("imu").unwrap().schema.field_with_name("acceleration").unwrap().data_type().clone() else {
             panic!()
         };
         let names: Vec<_> = fs.iter().map(|f| f.name().as_str()).collect();
-        assert_eq!(
-            names,
-            ["x", "y", "z", "covariance", "covariance_type", "header"]
-        );
+        assert_eq!(names, ["x", "y", "z", "covariance", "covariance_type", "header"]);
     }
 
     #[test]
@@ -306,38 +242,15 @@ mod tests {
             let ext = Ontology::extensions(g);
             assert!(ext.types().count() >= 3);
             for t in ext.types() {
-                assert!(
-                    Ontology::for_generation(g).get(&t.tag).is_none(),
-                    "{} shadows a built-in",
-                    t.tag
-                );
-                assert!(
-                    Ontology::for_generation(g).by_class(&t.class).is_none(),
-                    "{} shadows a built-in",
-                    t.class
-                );
+                assert!(Ontology::for_generation(g).get(&t.tag).is_none(), "{} shadows a built-in", t.tag);
+                assert!(Ontology::for_generation(g).by_class(&t.class).is_none(), "{} shadows a built-in", t.class);
                 assert_eq!(t.schema.field(0).name(), "timestamp_ns");
                 assert!(t.schema.fields().len() > 1);
             }
-            assert_eq!(
-                Ontology::class_or_extension(g, "RosMessageCdr")
-                    .unwrap()
-                    .class,
-                "RosMessageCdr"
-            );
+            assert_eq!(Ontology::class_or_extension(g, "RosMessageCdr").unwrap().class, "RosMessageCdr");
         }
-        assert_eq!(
-            Ontology::class_or_extension(Generation::Legacy, "PointCloud2")
-                .unwrap()
-                .tag,
-            "point_cloud_2"
-        );
-        assert_eq!(
-            Ontology::class_or_extension(Generation::Current, "PointCloud2")
-                .unwrap()
-                .tag,
-            "PointCloud2"
-        );
+        assert_eq!(Ontology::class_or_extension(Generation::Legacy, "PointCloud2").unwrap().tag, "point_cloud_2");
+        assert_eq!(Ontology::class_or_extension(Generation::Current, "PointCloud2").unwrap().tag, "PointCloud2");
     }
 
     /// The current ontology must print exactly as the official SDK's classes do (names, order, types,
@@ -353,19 +266,11 @@ mod tests {
             let mut lines = block.lines();
             let head = lines.next().unwrap();
             let (tag, rest) = head.split_once(']').unwrap();
-            let fmt = rest
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("format="))
-                .unwrap();
+            let fmt = rest.split_whitespace().find_map(|w| w.strip_prefix("format=")).unwrap();
             let t = o.get(tag).unwrap_or_else(|| panic!("tag {tag} missing"));
             assert_eq!(t.format.as_str(), fmt, "format of {tag}");
             let want: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
-            let got: Vec<String> = t
-                .schema
-                .fields()
-                .iter()
-                .map(|f| notation::pyarrow_field(f))
-                .collect();
+            let got: Vec<String> = t.schema.fields().iter().map(|f| notation::pyarrow_field(f)).collect();
             assert_eq!(got, want, "schema of {tag}");
             seen += 1;
         }

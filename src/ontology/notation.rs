@@ -18,10 +18,7 @@ pub struct NotationError {
 }
 
 fn err(at: &str, msg: impl Into<String>) -> NotationError {
-    NotationError {
-        at: at.chars().take(60).collect(),
-        msg: msg.into(),
-    }
+    NotationError { at: at.chars().take(60).collect(), msg: msg.into() }
 }
 
 /// Named type macros (`HDR`, `V3`, ...), expanded on use so definitions may come in any order.
@@ -32,17 +29,11 @@ pub struct Macros {
 
 impl Macros {
     pub fn define(&mut self, name: &str, body: &str) {
-        self.defs
-            .insert(name.trim().to_string(), body.trim().to_string());
+        self.defs.insert(name.trim().to_string(), body.trim().to_string());
     }
 
     pub fn parse_type(&self, text: &str) -> Result<DataType, NotationError> {
-        let mut p = Parser {
-            s: text.trim(),
-            pos: 0,
-            macros: self,
-            depth: 0,
-        };
+        let mut p = Parser { s: text.trim(), pos: 0, macros: self, depth: 0 };
         let t = p.data_type()?;
         p.ws();
         if p.pos != p.s.len() {
@@ -53,12 +44,7 @@ impl Macros {
 
     /// Parses one `name: type!|?` column.
     pub fn parse_field(&self, text: &str) -> Result<Field, NotationError> {
-        let mut p = Parser {
-            s: text.trim(),
-            pos: 0,
-            macros: self,
-            depth: 0,
-        };
+        let mut p = Parser { s: text.trim(), pos: 0, macros: self, depth: 0 };
         let f = p.field()?;
         p.ws();
         if p.pos != p.s.len() {
@@ -103,9 +89,7 @@ impl<'a> Parser<'a> {
     fn ident(&mut self) -> Result<&'a str, NotationError> {
         self.ws();
         let r = self.rest();
-        let n = r
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(r.len());
+        let n = r.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(r.len());
         if n == 0 {
             return Err(err(r, "expected a name"));
         }
@@ -118,10 +102,7 @@ impl<'a> Parser<'a> {
         } else if self.eat("?") {
             Ok(true)
         } else {
-            Err(err(
-                self.rest(),
-                "expected `!` (non-null) or `?` (nullable)",
-            ))
+            Err(err(self.rest(), "expected `!` (non-null) or `?` (nullable)"))
         }
     }
     fn field(&mut self) -> Result<Field, NotationError> {
@@ -182,20 +163,11 @@ impl<'a> Parser<'a> {
                 }
             }
             other => {
-                let body = self
-                    .macros
-                    .defs
-                    .get(other)
-                    .ok_or_else(|| err(other, "unknown type or macro"))?;
+                let body = self.macros.defs.get(other).ok_or_else(|| err(other, "unknown type or macro"))?;
                 if self.depth > 16 {
                     return Err(err(other, "macro recursion"));
                 }
-                let mut sub = Parser {
-                    s: body,
-                    pos: 0,
-                    macros: self.macros,
-                    depth: self.depth + 1,
-                };
+                let mut sub = Parser { s: body, pos: 0, macros: self.macros, depth: self.depth + 1 };
                 sub.data_type()?
             }
         })
@@ -205,12 +177,7 @@ impl<'a> Parser<'a> {
 /// Renders a type exactly as pyarrow's `str(type)` does (used to compare with the official SDK).
 pub fn pyarrow_type(dt: &DataType) -> String {
     fn field(f: &Field) -> String {
-        format!(
-            "{}: {}{}",
-            f.name(),
-            pyarrow_type(f.data_type()),
-            if f.is_nullable() { "" } else { " not null" }
-        )
+        format!("{}: {}{}", f.name(), pyarrow_type(f.data_type()), if f.is_nullable() { "" } else { " not null" })
     }
     match dt {
         DataType::Boolean => "bool".into(),
@@ -232,10 +199,7 @@ pub fn pyarrow_type(dt: &DataType) -> String {
         DataType::LargeBinary => "large_binary".into(),
         DataType::BinaryView => "binary_view".into(),
         DataType::Struct(fs) => {
-            format!(
-                "struct<{}>",
-                fs.iter().map(|f| field(f)).collect::<Vec<_>>().join(", ")
-            )
+            format!("struct<{}>", fs.iter().map(|f| field(f)).collect::<Vec<_>>().join(", "))
         }
         DataType::List(f) => format!("list<{}>", field(f)),
         DataType::LargeList(f) => format!("large_list<{}>", field(f)),
@@ -246,12 +210,7 @@ pub fn pyarrow_type(dt: &DataType) -> String {
 
 /// Renders a column as `name: type` in pyarrow's schema notation.
 pub fn pyarrow_field(f: &Field) -> String {
-    format!(
-        "{}: {}{}",
-        f.name(),
-        pyarrow_type(f.data_type()),
-        if f.is_nullable() { "" } else { " not null" }
-    )
+    format!("{}: {}{}", f.name(), pyarrow_type(f.data_type()), if f.is_nullable() { "" } else { " not null" })
 }
 
 #[cfg(test)]
@@ -263,21 +222,14 @@ mod tests {
         let mut m = Macros::default();
         m.define("HDR", "struct{timestamp: TIME?, frame_id: string?}");
         m.define("TIME", "struct{seconds: int32!, nanoseconds: uint32!}");
-        let f = m
-            .parse_field("cells: list<item:struct{header: HDR?, x: double?}?>!")
-            .unwrap();
+        let f = m.parse_field("cells: list<item:struct{header: HDR?, x: double?}?>!").unwrap();
         assert!(!f.is_nullable());
         assert_eq!(
             pyarrow_field(&f),
             "cells: list<item: struct<header: struct<timestamp: struct<seconds: int32 not null, nanoseconds: uint32 not null>, frame_id: string>, x: double>> not null"
         );
-        let f = m
-            .parse_field("k: fixed_size_list<item:double?>[9]!")
-            .unwrap();
-        assert_eq!(
-            pyarrow_field(&f),
-            "k: fixed_size_list<item: double>[9] not null"
-        );
+        let f = m.parse_field("k: fixed_size_list<item:double?>[9]!").unwrap();
+        assert_eq!(pyarrow_field(&f), "k: fixed_size_list<item: double>[9] not null");
     }
 
     #[test]

@@ -20,9 +20,7 @@ pub struct ProcessingPool {
 
 impl std::fmt::Debug for ProcessingPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProcessingPool")
-            .field("workers", &self.workers)
-            .finish()
+        f.debug_struct("ProcessingPool").field("workers", &self.workers).finish()
     }
 }
 
@@ -30,11 +28,7 @@ impl ProcessingPool {
     /// `workers` threads (0 = one per core); at most `2 × workers` jobs queued or running, beyond
     /// which [`ProcessingPool::run`] waits (backpressure).
     pub fn new(workers: usize) -> Self {
-        let workers = if workers == 0 {
-            crate::control::channel::available_cores()
-        } else {
-            workers
-        };
+        let workers = if workers == 0 { crate::control::channel::available_cores() } else { workers };
         let depth = workers * 2;
         let (tx, rx) = crossbeam_channel::bounded::<Job>(depth);
         for i in 0..workers {
@@ -49,11 +43,7 @@ impl ProcessingPool {
                 })
                 .expect("spawn processing worker");
         }
-        ProcessingPool {
-            tx,
-            slots: Arc::new(Semaphore::new(depth)),
-            workers,
-        }
+        ProcessingPool { tx, slots: Arc::new(Semaphore::new(depth)), workers }
     }
 
     pub fn workers(&self) -> usize {
@@ -66,12 +56,7 @@ impl ProcessingPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Closed("processing pool".into()))?;
+        let permit = self.slots.clone().acquire_owned().await.map_err(|_| Error::Closed("processing pool".into()))?;
         let (done_tx, done_rx) = oneshot::channel();
         let job: Job = Box::new(move || {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
@@ -79,9 +64,7 @@ impl ProcessingPool {
             let _ = done_tx.send(r);
         });
         // never blocks: a permit guarantees a free queue slot
-        self.tx
-            .try_send(job)
-            .map_err(|_| Error::Closed("processing pool".into()))?;
+        self.tx.try_send(job).map_err(|_| Error::Closed("processing pool".into()))?;
         match done_rx.await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(_)) => Err(Error::Closed("a processing job panicked".into())),
@@ -99,10 +82,7 @@ mod tests {
         let pool = ProcessingPool::new(2);
         let jobs: Vec<_> = (0..20u64).map(|i| pool.run(move || i * i)).collect();
         let out: Vec<u64> = futures::future::try_join_all(jobs).await.unwrap();
-        assert_eq!(
-            out.iter().sum::<u64>(),
-            (0..20u64).map(|i| i * i).sum::<u64>()
-        );
+        assert_eq!(out.iter().sum::<u64>(), (0..20u64).map(|i| i * i).sum::<u64>());
         let r: Result<()> = pool.run(|| panic!("boom")).await;
         assert!(r.is_err());
         assert_eq!(pool.run(|| 7).await.unwrap(), 7);

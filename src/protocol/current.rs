@@ -36,8 +36,7 @@ fn app_metadata(bytes: &[u8], what: &str) -> Result<Value> {
     if bytes.is_empty() {
         return Err(Error::protocol(what, "no app_metadata"));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::protocol(what, format!("app_metadata is not JSON: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| Error::protocol(what, format!("app_metadata is not JSON: {e}")))
 }
 
 fn interval(v: &Value) -> Option<(i64, i64)> {
@@ -46,9 +45,7 @@ fn interval(v: &Value) -> Option<(i64, i64)> {
 }
 
 pub(crate) fn ns_display(ns: i64) -> String {
-    chrono::DateTime::from_timestamp_nanos(ns)
-        .format("%Y-%m-%d %H:%M:%S%.3f UTC")
-        .to_string()
+    chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()
 }
 
 fn topic_from_endpoint(ep: &FlightEndpoint) -> Result<TopicInfo> {
@@ -79,11 +76,7 @@ fn find_endpoint<'a>(info: &'a FlightInfo, locator: &str) -> Option<&'a FlightEn
     info.endpoint.iter().find(|ep| {
         serde_json::from_slice::<Value>(&ep.app_metadata)
             .ok()
-            .and_then(|v| {
-                v.get("resource_locator")
-                    .and_then(Value::as_str)
-                    .map(|l| l.trim_start_matches('/') == locator)
-            })
+            .and_then(|v| v.get("resource_locator").and_then(Value::as_str).map(|l| l.trim_start_matches('/') == locator))
             .unwrap_or(false)
     })
 }
@@ -94,12 +87,7 @@ impl Protocol for Current {
         Generation::Current
     }
 
-    async fn create_sequence(
-        &self,
-        ctrl: &ControlPlane,
-        name: &str,
-        user_metadata: &Value,
-    ) -> Result<Session> {
+    async fn create_sequence(&self, ctrl: &ControlPlane, name: &str, user_metadata: &Value) -> Result<Session> {
         let body = json!({"locator": name, "user_metadata": metadata_object(user_metadata)});
         ctrl.action("sequence_create", &body, name).await?;
         let mut s = self.open_session(ctrl, name).await?;
@@ -108,9 +96,7 @@ impl Protocol for Current {
     }
 
     async fn open_session(&self, ctrl: &ControlPlane, name: &str) -> Result<Session> {
-        let reply = ctrl
-            .action("session_create", &json!({"locator": name}), name)
-            .await?;
+        let reply = ctrl.action("session_create", &json!({"locator": name}), name).await?;
         let reply = reply.ok_or_else(|| Error::protocol("session_create", "empty reply"))?;
         Ok(Session {
             sequence: name.to_string(),
@@ -138,10 +124,7 @@ impl Protocol for Current {
         });
         let reply = ctrl.action("topic_create", &body, locator).await?;
         let reply = reply.ok_or_else(|| Error::protocol("topic_create", "empty reply"))?;
-        Ok(TopicKey {
-            locator: locator.to_string(),
-            key: str_field(&reply, "uuid", "topic_create")?,
-        })
+        Ok(TopicKey { locator: locator.to_string(), key: str_field(&reply, "uuid", "topic_create")? })
     }
 
     fn put_descriptor(&self, topic: &TopicKey) -> FlightDescriptor {
@@ -150,19 +133,13 @@ impl Protocol for Current {
     }
 
     async fn finalize(&self, ctrl: &ControlPlane, s: &Session) -> Result<()> {
-        ctrl.action(
-            "session_finalize",
-            &json!({"session_uuid": s.key}),
-            &s.sequence,
-        )
-        .await?;
+        ctrl.action("session_finalize", &json!({"session_uuid": s.key}), &s.sequence).await?;
         Ok(())
     }
 
     async fn discard(&self, ctrl: &ControlPlane, s: &Session) -> Result<()> {
         let locator = s.locator.as_deref().unwrap_or(&s.sequence);
-        ctrl.action("session_delete", &json!({"locator": locator}), locator)
-            .await?;
+        ctrl.action("session_delete", &json!({"locator": locator}), locator).await?;
         if s.created_sequence {
             self.delete_sequence(ctrl, &s.sequence).await?;
         }
@@ -172,34 +149,19 @@ impl Protocol for Current {
     /// As the SDK does: an error notification on the sequence, then the session is finalized so its
     /// data stays available (the server decides what remains deletable).
     async fn report(&self, ctrl: &ControlPlane, s: &Session, msg: &str) -> Result<()> {
-        self.notify(ctrl, Target::Sequence, &s.sequence, msg)
-            .await?;
+        self.notify(ctrl, Target::Sequence, &s.sequence, msg).await?;
         self.finalize(ctrl, s).await
     }
 
-    async fn notify(
-        &self,
-        ctrl: &ControlPlane,
-        target: Target,
-        locator: &str,
-        msg: &str,
-    ) -> Result<()> {
+    async fn notify(&self, ctrl: &ControlPlane, target: Target, locator: &str, msg: &str) -> Result<()> {
         let body = json!({"locator": locator, "notification_type": "error", "msg": msg});
-        ctrl.action(&notify_action(target, "create"), &body, locator)
-            .await?;
+        ctrl.action(&notify_action(target, "create"), &body, locator).await?;
         Ok(())
     }
 
-    async fn list_notifications(
-        &self,
-        ctrl: &ControlPlane,
-        target: Target,
-        locator: &str,
-    ) -> Result<Vec<Notification>> {
+    async fn list_notifications(&self, ctrl: &ControlPlane, target: Target, locator: &str) -> Result<Vec<Notification>> {
         let kind = notify_action(target, "list");
-        let reply = ctrl
-            .action_idempotent(&kind, &json!({"locator": locator}), locator)
-            .await?;
+        let reply = ctrl.action_idempotent(&kind, &json!({"locator": locator}), locator).await?;
         let items = reply
             .as_ref()
             .and_then(|r| r.get("notifications"))
@@ -219,37 +181,23 @@ impl Protocol for Current {
             .collect()
     }
 
-    async fn purge_notifications(
-        &self,
-        ctrl: &ControlPlane,
-        target: Target,
-        locator: &str,
-    ) -> Result<()> {
-        ctrl.action(
-            &notify_action(target, "purge"),
-            &json!({"locator": locator}),
-            locator,
-        )
-        .await?;
+    async fn purge_notifications(&self, ctrl: &ControlPlane, target: Target, locator: &str) -> Result<()> {
+        ctrl.action(&notify_action(target, "purge"), &json!({"locator": locator}), locator).await?;
         Ok(())
     }
 
     async fn delete_sequence(&self, ctrl: &ControlPlane, name: &str) -> Result<()> {
-        ctrl.action("sequence_delete", &json!({"locator": name}), name)
-            .await?;
+        ctrl.action("sequence_delete", &json!({"locator": name}), name).await?;
         Ok(())
     }
 
     async fn delete_topic(&self, ctrl: &ControlPlane, locator: &str) -> Result<()> {
-        ctrl.action("topic_delete", &json!({"locator": locator}), locator)
-            .await?;
+        ctrl.action("topic_delete", &json!({"locator": locator}), locator).await?;
         Ok(())
     }
 
     async fn sequence_info(&self, ctrl: &ControlPlane, name: &str) -> Result<SequenceInfo> {
-        let info = ctrl
-            .flight_info(locator_descriptor(name, TimeRange::default()), name)
-            .await?;
+        let info = ctrl.flight_info(locator_descriptor(name, TimeRange::default()), name).await?;
         let v = app_metadata(&info.app_metadata, "get_flight_info")?;
         let mut topics = Vec::new();
         let mut size = 0u64;
@@ -265,22 +213,14 @@ impl Protocol for Current {
             .map(|a| {
                 a.iter()
                     .map(|s| SessionInfo {
-                        locator: s
-                            .get("locator")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string(),
+                        locator: s.get("locator").and_then(Value::as_str).unwrap_or_default().to_string(),
                         created_at_ns: s.get("created_at_ns").and_then(Value::as_i64),
                         completed_at_ns: s.get("completed_at_ns").and_then(Value::as_i64),
                         locked: s.get("locked").and_then(Value::as_bool).unwrap_or(false),
                         topics: s
                             .get("topics")
                             .and_then(Value::as_array)
-                            .map(|t| {
-                                t.iter()
-                                    .filter_map(|x| x.as_str().map(str::to_string))
-                                    .collect()
-                            })
+                            .map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
                             .unwrap_or_default(),
                     })
                     .collect()
@@ -300,40 +240,23 @@ impl Protocol for Current {
     }
 
     async fn topic_info(&self, ctrl: &ControlPlane, locator: &str) -> Result<TopicInfo> {
-        let info = ctrl
-            .flight_info(locator_descriptor(locator, TimeRange::default()), locator)
-            .await?;
-        let ep = find_endpoint(&info, locator).ok_or_else(|| {
-            Error::protocol("get_flight_info", format!("no endpoint for `{locator}`"))
-        })?;
+        let info = ctrl.flight_info(locator_descriptor(locator, TimeRange::default()), locator).await?;
+        let ep = find_endpoint(&info, locator)
+            .ok_or_else(|| Error::protocol("get_flight_info", format!("no endpoint for `{locator}`")))?;
         topic_from_endpoint(ep)
     }
 
-    async fn read_plan(
-        &self,
-        ctrl: &ControlPlane,
-        locator: &str,
-        range: TimeRange,
-    ) -> Result<ReadPlan> {
-        let info = ctrl
-            .flight_info(locator_descriptor(locator, range), locator)
-            .await?;
-        let ep = find_endpoint(&info, locator).ok_or_else(|| {
-            Error::protocol("get_flight_info", format!("no endpoint for `{locator}`"))
-        })?;
+    async fn read_plan(&self, ctrl: &ControlPlane, locator: &str, range: TimeRange) -> Result<ReadPlan> {
+        let info = ctrl.flight_info(locator_descriptor(locator, range), locator).await?;
+        let ep = find_endpoint(&info, locator)
+            .ok_or_else(|| Error::protocol("get_flight_info", format!("no endpoint for `{locator}`")))?;
         let v = app_metadata(&ep.app_metadata, "get_flight_info")?;
         let empty = interval(v.get("data_info").unwrap_or(&Value::Null)).is_none();
-        let ticket = ep.ticket.clone().ok_or_else(|| {
-            Error::protocol(
-                "get_flight_info",
-                format!("endpoint of `{locator}` has no ticket"),
-            )
-        })?;
-        Ok(ReadPlan {
-            tickets: vec![ticket],
-            client_window: None,
-            empty,
-        })
+        let ticket = ep
+            .ticket
+            .clone()
+            .ok_or_else(|| Error::protocol("get_flight_info", format!("endpoint of `{locator}` has no ticket")))?;
+        Ok(ReadPlan { tickets: vec![ticket], client_window: None, empty })
     }
 
     fn query_body(&self, q: &Query) -> Result<Value> {
@@ -344,10 +267,7 @@ impl Protocol for Current {
         super::legacy::parse_items(reply, |t| {
             Some(QueryTopic {
                 locator: t.get("locator")?.as_str()?.to_string(),
-                ontology_tag: t
-                    .get("ontology_tag")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                ontology_tag: t.get("ontology_tag").and_then(Value::as_str).map(str::to_string),
             })
         })
     }

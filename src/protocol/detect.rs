@@ -23,9 +23,7 @@ pub fn protocol_for(g: Generation) -> Arc<dyn Protocol> {
 
 /// Parses the `info` reply (`version`, `semver`, `config` with the server's gRPC limits).
 pub fn parse_info(v: &Value) -> Result<ServerInfo> {
-    let cfg = v
-        .get("config")
-        .ok_or_else(|| Error::protocol("info", "missing `config`"))?;
+    let cfg = v.get("config").ok_or_else(|| Error::protocol("info", "missing `config`"))?;
     let limit = |k: &str| -> Result<usize> {
         cfg.get(k)
             .and_then(Value::as_u64)
@@ -59,18 +57,14 @@ pub async fn detect(ctrl: &ControlPlane, timeout: Duration) -> Result<ServerInfo
                 debug!("server has no `info` action: legacy generation");
                 return Ok(legacy_info());
             }
-            Err(e @ (Error::Unauthenticated { .. } | Error::PermissionDenied { .. })) => {
-                return Err(e)
-            }
+            Err(e @ (Error::Unauthenticated { .. } | Error::PermissionDenied { .. })) => return Err(e),
             Err(e) if e.is_transient() => e,
             Err(e) => return Err(e),
         };
         if Instant::now() + Duration::from_millis(25) >= deadline {
             return Err(Error::Connect {
                 addr: ctrl.addr.clone(),
-                reason: format!(
-                    "no answer to the `info` handshake within {timeout:?} (last error: {err})"
-                ),
+                reason: format!("no answer to the `info` handshake within {timeout:?} (last error: {err})"),
             });
         }
         tokio::time::sleep(Duration::from_millis(25)).await;

@@ -21,18 +21,12 @@ fn notify_action(target: Target, verb: &str) -> String {
 }
 
 /// Schema metadata values of a legacy FlightInfo / DoGet stream (`mosaico:*`, JSON in strings).
-pub(crate) fn schema_metadata(
-    info: &FlightInfo,
-) -> Result<std::collections::HashMap<String, String>> {
+pub(crate) fn schema_metadata(info: &FlightInfo) -> Result<std::collections::HashMap<String, String>> {
     if info.schema.is_empty() {
         return Ok(Default::default());
     }
     let schema = info.clone().try_decode_schema()?;
-    Ok(schema
-        .metadata()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect())
+    Ok(schema.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 pub(crate) fn json_meta(meta: &std::collections::HashMap<String, String>, key: &str) -> Value {
@@ -47,12 +41,7 @@ impl Protocol for Legacy {
         Generation::Legacy
     }
 
-    async fn create_sequence(
-        &self,
-        ctrl: &ControlPlane,
-        name: &str,
-        user_metadata: &Value,
-    ) -> Result<Session> {
+    async fn create_sequence(&self, ctrl: &ControlPlane, name: &str, user_metadata: &Value) -> Result<Session> {
         let body = json!({"name": name, "user_metadata": metadata_object(user_metadata)});
         let reply = ctrl.action("sequence_create", &body, name).await?;
         let reply = reply.ok_or_else(|| Error::protocol("sequence_create", "no key in reply"))?;
@@ -88,10 +77,7 @@ impl Protocol for Legacy {
         });
         let reply = ctrl.action("topic_create", &body, locator).await?;
         let reply = reply.ok_or_else(|| Error::protocol("topic_create", "no key in reply"))?;
-        Ok(TopicKey {
-            locator: locator.to_string(),
-            key: str_field(&reply, "key", "topic_create")?,
-        })
+        Ok(TopicKey { locator: locator.to_string(), key: str_field(&reply, "key", "topic_create")? })
     }
 
     fn put_descriptor(&self, topic: &TopicKey) -> FlightDescriptor {
@@ -100,22 +86,12 @@ impl Protocol for Legacy {
     }
 
     async fn finalize(&self, ctrl: &ControlPlane, s: &Session) -> Result<()> {
-        ctrl.action(
-            "sequence_finalize",
-            &json!({"name": s.sequence, "key": s.key}),
-            &s.sequence,
-        )
-        .await?;
+        ctrl.action("sequence_finalize", &json!({"name": s.sequence, "key": s.key}), &s.sequence).await?;
         Ok(())
     }
 
     async fn discard(&self, ctrl: &ControlPlane, s: &Session) -> Result<()> {
-        ctrl.action(
-            "sequence_abort",
-            &json!({"name": s.sequence, "key": s.key}),
-            &s.sequence,
-        )
-        .await?;
+        ctrl.action("sequence_abort", &json!({"name": s.sequence, "key": s.key}), &s.sequence).await?;
         Ok(())
     }
 
@@ -123,29 +99,15 @@ impl Protocol for Legacy {
         self.notify(ctrl, Target::Sequence, &s.sequence, msg).await
     }
 
-    async fn notify(
-        &self,
-        ctrl: &ControlPlane,
-        target: Target,
-        locator: &str,
-        msg: &str,
-    ) -> Result<()> {
+    async fn notify(&self, ctrl: &ControlPlane, target: Target, locator: &str, msg: &str) -> Result<()> {
         let body = json!({"name": locator, "notify_type": "error", "msg": msg});
-        ctrl.action(&notify_action(target, "create"), &body, locator)
-            .await?;
+        ctrl.action(&notify_action(target, "create"), &body, locator).await?;
         Ok(())
     }
 
-    async fn list_notifications(
-        &self,
-        ctrl: &ControlPlane,
-        target: Target,
-        locator: &str,
-    ) -> Result<Vec<Notification>> {
+    async fn list_notifications(&self, ctrl: &ControlPlane, target: Target, locator: &str) -> Result<Vec<Notification>> {
         let kind = notify_action(target, "list");
-        let reply = ctrl
-            .action_idempotent(&kind, &json!({"name": locator}), locator)
-            .await?;
+        let reply = ctrl.action_idempotent(&kind, &json!({"name": locator}), locator).await?;
         let items = reply
             .as_ref()
             .and_then(|r| r.get("notifies"))
@@ -165,53 +127,33 @@ impl Protocol for Legacy {
             .collect()
     }
 
-    async fn purge_notifications(
-        &self,
-        ctrl: &ControlPlane,
-        target: Target,
-        locator: &str,
-    ) -> Result<()> {
-        ctrl.action(
-            &notify_action(target, "purge"),
-            &json!({"name": locator}),
-            locator,
-        )
-        .await?;
+    async fn purge_notifications(&self, ctrl: &ControlPlane, target: Target, locator: &str) -> Result<()> {
+        ctrl.action(&notify_action(target, "purge"), &json!({"name": locator}), locator).await?;
         Ok(())
     }
 
     async fn delete_sequence(&self, ctrl: &ControlPlane, name: &str) -> Result<()> {
-        ctrl.action("sequence_delete", &json!({"name": name}), name)
-            .await?;
+        ctrl.action("sequence_delete", &json!({"name": name}), name).await?;
         Ok(())
     }
 
     async fn delete_topic(&self, ctrl: &ControlPlane, locator: &str) -> Result<()> {
-        ctrl.action("topic_delete", &json!({"name": locator}), locator)
-            .await?;
+        ctrl.action("topic_delete", &json!({"name": locator}), locator).await?;
         Ok(())
     }
 
     async fn sequence_info(&self, ctrl: &ControlPlane, name: &str) -> Result<SequenceInfo> {
-        let info = ctrl
-            .flight_info(FlightDescriptor::new_path(vec![name.to_string()]), name)
-            .await?;
+        let info = ctrl.flight_info(FlightDescriptor::new_path(vec![name.to_string()]), name).await?;
         let meta = schema_metadata(&info)?;
         let mut topics: Vec<String> = info
             .endpoint
             .iter()
             .filter_map(|e| e.ticket.as_ref())
             .filter_map(|t| std::str::from_utf8(&t.ticket).ok())
-            .filter_map(|t| {
-                t.trim_start_matches('/')
-                    .split_once('/')
-                    .map(|(_, topic)| names::display_topic(topic))
-            })
+            .filter_map(|t| t.trim_start_matches('/').split_once('/').map(|(_, topic)| names::display_topic(topic)))
             .collect();
         topics.sort();
-        let sys = ctrl
-            .action_idempotent("sequence_system_info", &json!({"name": name}), name)
-            .await?;
+        let sys = ctrl.action_idempotent("sequence_system_info", &json!({"name": name}), name).await?;
         let sys = sys.unwrap_or(Value::Null);
         Ok(SequenceInfo {
             name: name.to_string(),
@@ -219,10 +161,7 @@ impl Protocol for Legacy {
             topics,
             locked: sys.get("is_locked").and_then(Value::as_bool),
             total_size_bytes: sys.get("total_size_bytes").and_then(Value::as_u64),
-            created: sys
-                .get("created_datetime")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            created: sys.get("created_datetime").and_then(Value::as_str).map(str::to_string),
             created_at_ns: None,
             sessions: Vec::new(),
         })
@@ -230,32 +169,18 @@ impl Protocol for Legacy {
 
     async fn topic_info(&self, ctrl: &ControlPlane, locator: &str) -> Result<TopicInfo> {
         let (sequence, topic) = names::split_locator(locator)?;
-        let topic = topic.ok_or_else(|| Error::InvalidName {
-            name: locator.into(),
-            reason: "expected SEQUENCE/TOPIC".into(),
-        })?;
-        let sys = ctrl
-            .action_idempotent("topic_system_info", &json!({"name": locator}), locator)
-            .await?;
+        let topic = topic.ok_or_else(|| Error::InvalidName { name: locator.into(), reason: "expected SEQUENCE/TOPIC".into() })?;
+        let sys = ctrl.action_idempotent("topic_system_info", &json!({"name": locator}), locator).await?;
         let sys = sys.unwrap_or(Value::Null);
         let chunks = sys.get("chunks_number").and_then(Value::as_u64);
         // GetFlightInfo fails for a topic with no data file (§4.1); the system info still answers.
         let (tag, format, user_metadata) = if chunks == Some(0) {
             (String::new(), SerializationFormat::Default, Value::Null)
         } else {
-            let info = ctrl
-                .flight_info(
-                    FlightDescriptor::new_path(vec![locator.to_string()]),
-                    locator,
-                )
-                .await?;
+            let info = ctrl.flight_info(FlightDescriptor::new_path(vec![locator.to_string()]), locator).await?;
             let meta = schema_metadata(&info)?;
             let props = json_meta(&meta, "mosaico:properties");
-            let tag = props
-                .get("ontology_tag")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            let tag = props.get("ontology_tag").and_then(Value::as_str).unwrap_or_default().to_string();
             let format = props
                 .get("serialization_format")
                 .and_then(Value::as_str)
@@ -275,19 +200,11 @@ impl Protocol for Legacy {
             chunks,
             row_count: None,
             interval: None,
-            created: sys
-                .get("created_datetime")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            created: sys.get("created_datetime").and_then(Value::as_str).map(str::to_string),
         })
     }
 
-    async fn read_plan(
-        &self,
-        _ctrl: &ControlPlane,
-        locator: &str,
-        range: TimeRange,
-    ) -> Result<ReadPlan> {
+    async fn read_plan(&self, _ctrl: &ControlPlane, locator: &str, range: TimeRange) -> Result<ReadPlan> {
         Ok(ReadPlan {
             tickets: vec![Ticket::new(locator.to_string())],
             client_window: (!range.is_all()).then_some(range),
@@ -301,22 +218,14 @@ impl Protocol for Legacy {
 
     fn parse_query_reply(&self, reply: Option<Value>) -> Result<Vec<QueryItem>> {
         parse_items(reply, |t| {
-            t.as_str().map(|s| QueryTopic {
-                locator: s.to_string(),
-                ontology_tag: None,
-            })
+            t.as_str().map(|s| QueryTopic { locator: s.to_string(), ontology_tag: None })
         })
     }
 }
 
 /// `{"items":[{"sequence": s, "topics": [...]}]}` with a generation-specific topic element.
-pub(crate) fn parse_items(
-    reply: Option<Value>,
-    topic: impl Fn(&Value) -> Option<QueryTopic>,
-) -> Result<Vec<QueryItem>> {
-    let Some(reply) = reply else {
-        return Ok(Vec::new());
-    };
+pub(crate) fn parse_items(reply: Option<Value>, topic: impl Fn(&Value) -> Option<QueryTopic>) -> Result<Vec<QueryItem>> {
+    let Some(reply) = reply else { return Ok(Vec::new()) };
     let items = reply
         .get("items")
         .and_then(Value::as_array)
@@ -324,19 +233,12 @@ pub(crate) fn parse_items(
     items
         .iter()
         .map(|it| {
-            let topics = it
-                .get("topics")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let topics = it.get("topics").and_then(Value::as_array).cloned().unwrap_or_default();
             Ok(QueryItem {
                 sequence: str_field(it, "sequence", "query")?,
                 topics: topics
                     .iter()
-                    .map(|t| {
-                        topic(t)
-                            .ok_or_else(|| Error::protocol("query", format!("bad topic item {t}")))
-                    })
+                    .map(|t| topic(t).ok_or_else(|| Error::protocol("query", format!("bad topic item {t}"))))
                     .collect::<Result<_>>()?,
             })
         })

@@ -31,9 +31,7 @@ impl std::str::FromStr for Generation {
         match s {
             "legacy" => Ok(Generation::Legacy),
             "current" => Ok(Generation::Current),
-            o => Err(format!(
-                "unknown protocol generation `{o}` (expected legacy or current)"
-            )),
+            o => Err(format!("unknown protocol generation `{o}` (expected legacy or current)")),
         }
     }
 }
@@ -170,12 +168,7 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     }
 
     /// Creates a sequence and opens a write session on it.
-    async fn create_sequence(
-        &self,
-        ctrl: &ControlPlane,
-        name: &str,
-        user_metadata: &Value,
-    ) -> Result<Session>;
+    async fn create_sequence(&self, ctrl: &ControlPlane, name: &str, user_metadata: &Value) -> Result<Session>;
 
     /// Opens a new write session on an existing sequence (current only; new topic names only).
     async fn open_session(&self, ctrl: &ControlPlane, name: &str) -> Result<Session>;
@@ -202,25 +195,9 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
     /// Records an error on the sequence and leaves its data for inspection (error policy Report).
     async fn report(&self, ctrl: &ControlPlane, session: &Session, msg: &str) -> Result<()>;
 
-    async fn notify(
-        &self,
-        ctrl: &ControlPlane,
-        target: Target,
-        locator: &str,
-        msg: &str,
-    ) -> Result<()>;
-    async fn list_notifications(
-        &self,
-        ctrl: &ControlPlane,
-        target: Target,
-        locator: &str,
-    ) -> Result<Vec<Notification>>;
-    async fn purge_notifications(
-        &self,
-        ctrl: &ControlPlane,
-        target: Target,
-        locator: &str,
-    ) -> Result<()>;
+    async fn notify(&self, ctrl: &ControlPlane, target: Target, locator: &str, msg: &str) -> Result<()>;
+    async fn list_notifications(&self, ctrl: &ControlPlane, target: Target, locator: &str) -> Result<Vec<Notification>>;
+    async fn purge_notifications(&self, ctrl: &ControlPlane, target: Target, locator: &str) -> Result<()>;
 
     async fn delete_sequence(&self, ctrl: &ControlPlane, name: &str) -> Result<()>;
     async fn delete_topic(&self, ctrl: &ControlPlane, locator: &str) -> Result<()>;
@@ -240,12 +217,7 @@ pub trait Protocol: Send + Sync + std::fmt::Debug {
         Ok(names)
     }
 
-    async fn read_plan(
-        &self,
-        ctrl: &ControlPlane,
-        locator: &str,
-        range: TimeRange,
-    ) -> Result<ReadPlan>;
+    async fn read_plan(&self, ctrl: &ControlPlane, locator: &str, range: TimeRange) -> Result<ReadPlan>;
 
     /// The request body of a catalogue query in this generation's dialect.
     fn query_body(&self, q: &Query) -> Result<Value>;
@@ -263,9 +235,7 @@ pub(crate) fn str_field(v: &Value, key: &str, what: &str) -> Result<String> {
     v.get(key)
         .and_then(Value::as_str)
         .map(str::to_string)
-        .ok_or_else(|| {
-            crate::error::Error::protocol(what, format!("missing string field `{key}` in {v}"))
-        })
+        .ok_or_else(|| crate::error::Error::protocol(what, format!("missing string field `{key}` in {v}")))
 }
 
 /// Metadata the server must receive as a JSON object (`user_metadata` is required on create).

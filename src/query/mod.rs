@@ -51,10 +51,7 @@ impl Op {
     fn to_json(&self, field: &str) -> Result<Value> {
         let scalar = |v: &Value| -> Result<Value> {
             if v.is_object() || v.is_array() || v.is_null() {
-                return Err(Error::InvalidQuery(format!(
-                    "{field}: {} takes a number, string or boolean",
-                    self.name()
-                )));
+                return Err(Error::InvalidQuery(format!("{field}: {} takes a number, string or boolean", self.name())));
             }
             Ok(v.clone())
         };
@@ -65,9 +62,7 @@ impl Op {
             Op::Between(a, b) | Op::Outside(a, b) => {
                 if let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) {
                     if x > y {
-                        return Err(Error::InvalidQuery(format!(
-                            "{field}: range [{a}, {b}] is empty (min > max)"
-                        )));
+                        return Err(Error::InvalidQuery(format!("{field}: range [{a}, {b}] is empty (min > max)")));
                     }
                 }
                 json!({ self.name(): [scalar(a)?, scalar(b)?] })
@@ -75,9 +70,7 @@ impl Op {
             Op::In(items) => {
                 if items.is_empty() {
                     // mosaicod indexes items[0] unchecked and aborts the whole process (§12.17).
-                    return Err(Error::InvalidQuery(format!(
-                        "{field}: `$in` needs at least one value"
-                    )));
+                    return Err(Error::InvalidQuery(format!("{field}: `$in` needs at least one value")));
                 }
                 let items: Result<Vec<Value>> = items.iter().map(scalar).collect();
                 json!({ "$in": items? })
@@ -91,9 +84,7 @@ impl Op {
     /// Parses `OP` from the command-line form used by `mosaico-bridge query`: `value` (equality),
     /// `>5`, `>=5`, `<5`, `<=5`, `!=x`, `~text` (match), `a..b` (between), `a|b|c` (in).
     pub fn parse_cli(s: &str) -> Op {
-        let v = |t: &str| -> Value {
-            serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_string()))
-        };
+        let v = |t: &str| -> Value { serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_string())) };
         if let Some(r) = s.strip_prefix(">=") {
             Op::Geq(v(r))
         } else if let Some(r) = s.strip_prefix("<=") {
@@ -163,10 +154,7 @@ impl Query {
         self
     }
     pub fn raw(v: Value) -> Self {
-        Query {
-            raw: Some(v),
-            ..Default::default()
-        }
+        Query { raw: Some(v), ..Default::default() }
     }
 
     /// The request body for a server of `generation`.
@@ -176,11 +164,7 @@ impl Query {
             return Ok(raw.clone());
         }
         let legacy = generation == Generation::Legacy;
-        let created_key = if legacy {
-            "created_timestamp"
-        } else {
-            "created_at_ns"
-        };
+        let created_key = if legacy { "created_timestamp" } else { "created_at_ns" };
         let created = |op: &Op| -> Op {
             // ns → ms on legacy, for numeric operands
             let conv = |v: &Value| -> Value {
@@ -221,16 +205,10 @@ impl Query {
                 m.insert("name".into(), check("sequence.name", op, FieldKind::Text)?);
             }
             if let Some(op) = &s.created_ns {
-                m.insert(
-                    created_key.into(),
-                    check("sequence.created", &created(op), FieldKind::Time)?,
-                );
+                m.insert(created_key.into(), check("sequence.created", &created(op), FieldKind::Time)?);
             }
             if !s.user_metadata.is_empty() {
-                m.insert(
-                    "user_metadata".into(),
-                    metadata("sequence", &s.user_metadata)?,
-                );
+                m.insert("user_metadata".into(), metadata("sequence", &s.user_metadata)?);
             }
             body.insert("sequence".into(), Value::Object(m));
         }
@@ -240,22 +218,13 @@ impl Query {
                 m.insert("name".into(), check("topic.name", op, FieldKind::Text)?);
             }
             if let Some(op) = &t.created_ns {
-                m.insert(
-                    created_key.into(),
-                    check("topic.created", &created(op), FieldKind::Time)?,
-                );
+                m.insert(created_key.into(), check("topic.created", &created(op), FieldKind::Time)?);
             }
             if let Some(op) = &t.ontology_tag {
-                m.insert(
-                    "ontology_tag".into(),
-                    check("topic.ontology_tag", op, FieldKind::Text)?,
-                );
+                m.insert("ontology_tag".into(), check("topic.ontology_tag", op, FieldKind::Text)?);
             }
             if let Some(op) = &t.serialization_format {
-                m.insert(
-                    "serialization_format".into(),
-                    check("topic.serialization_format", op, FieldKind::Text)?,
-                );
+                m.insert("serialization_format".into(), check("topic.serialization_format", op, FieldKind::Text)?);
             }
             if !t.user_metadata.is_empty() {
                 m.insert("user_metadata".into(), metadata("topic", &t.user_metadata)?);
@@ -271,10 +240,7 @@ impl Query {
                         "ontology key {k:?} must be `<tag>.<field path>`, e.g. `IMU.acceleration.x`"
                     )));
                 }
-                m.insert(
-                    k.clone(),
-                    check(&format!("ontology.{k}"), op, FieldKind::Ontology)?,
-                );
+                m.insert(k.clone(), check(&format!("ontology.{k}"), op, FieldKind::Ontology)?);
             }
             body.insert("ontology".into(), Value::Object(m));
         }
@@ -299,29 +265,19 @@ enum FieldKind {
 fn allowed(g: Generation, field: &str, op: &Op, kind: FieldKind) -> Result<()> {
     use Op::*;
     let ok = match (g, kind) {
-        (_, FieldKind::Text) => {
-            matches!(op, Eq(_) | Neq(_) | In(_) | Match(_) | Exists | NotExists)
-        }
+        (_, FieldKind::Text) => matches!(op, Eq(_) | Neq(_) | In(_) | Match(_) | Exists | NotExists),
         (Generation::Legacy, FieldKind::Time) => {
-            matches!(
-                op,
-                Eq(_) | Neq(_) | Lt(_) | Leq(_) | Gt(_) | Geq(_) | Between(..) | Exists | NotExists
-            )
+            matches!(op, Eq(_) | Neq(_) | Lt(_) | Leq(_) | Gt(_) | Geq(_) | Between(..) | Exists | NotExists)
         }
         (Generation::Legacy, FieldKind::Metadata) => !matches!(op, In(_) | Match(_) | Outside(..)),
-        (Generation::Legacy, FieldKind::Ontology) => {
-            matches!(op, Lt(_) | Leq(_) | Gt(_) | Geq(_) | Between(..) | Eq(_))
-        }
+        (Generation::Legacy, FieldKind::Ontology) => matches!(op, Lt(_) | Leq(_) | Gt(_) | Geq(_) | Between(..) | Eq(_)),
         (Generation::Current, _) => !matches!(op, Exists | NotExists),
     };
     let ok = ok && !(g == Generation::Legacy && matches!(op, Outside(..)));
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidQuery(format!(
-            "{field}: `{}` is not supported by a {g} server",
-            op.name()
-        )))
+        Err(Error::InvalidQuery(format!("{field}: `{}` is not supported by a {g} server", op.name())))
     }
 }
 
@@ -331,9 +287,7 @@ fn check_raw(v: &Value, path: &str) -> Result<()> {
         Value::Object(m) => {
             for (k, child) in m {
                 if k == "$in" && child.as_array().is_some_and(|a| a.is_empty()) {
-                    return Err(Error::InvalidQuery(format!(
-                        "{path}: `$in` needs at least one value"
-                    )));
+                    return Err(Error::InvalidQuery(format!("{path}: `$in` needs at least one value")));
                 }
                 if !k.starts_with('$') {
                     names::query_key(k)?;
@@ -371,10 +325,7 @@ mod tests {
                 created_ns: Some(Op::Geq(json!(1_700_000_000_123_000_000i64))),
                 user_metadata: vec![("driver.name".into(), Op::Eq(json!("jon")))],
             })
-            .topic(TopicFilter {
-                ontology_tag: Some(Op::Eq(json!("imu"))),
-                ..Default::default()
-            })
+            .topic(TopicFilter { ontology_tag: Some(Op::Eq(json!("imu"))), ..Default::default() })
             .ontology("imu.acceleration.x", Op::Gt(json!(5.0)))
     }
 
@@ -395,19 +346,13 @@ mod tests {
     #[test]
     fn current_body_uses_ns() {
         let body = q().to_json(Generation::Current).unwrap();
-        assert_eq!(
-            body["sequence"]["created_at_ns"],
-            json!({"$geq": 1_700_000_000_123_000_000i64})
-        );
+        assert_eq!(body["sequence"]["created_at_ns"], json!({"$geq": 1_700_000_000_123_000_000i64}));
         assert!(body["sequence"].get("created_timestamp").is_none());
     }
 
     #[test]
     fn refuses_what_breaks_the_server() {
-        let empty_in = Query::new().sequence(SequenceFilter {
-            name: Some(Op::In(vec![])),
-            ..Default::default()
-        });
+        let empty_in = Query::new().sequence(SequenceFilter { name: Some(Op::In(vec![])), ..Default::default() });
         assert!(empty_in.to_json(Generation::Legacy).is_err());
         assert!(empty_in.to_json(Generation::Current).is_err());
         let quote = Query::new().ontology("imu.x'; drop", Op::Gt(json!(1)));
