@@ -1396,6 +1396,28 @@ pub(crate) fn build(
                 |m| Some(&m.header),
             ),
         ),
+        "sensor_msgs/msg/NavSatStatus" => {
+            struct StatusF(Int8Builder, UInt16Builder);
+            impl Family for StatusF {
+                fn finish(&mut self, cols: &mut Columns) {
+                    cols.put("status", Arc::new(self.0.finish()));
+                    cols.put("service", Arc::new(self.1.finish()));
+                }
+            }
+            (
+                "GPSStatus",
+                conv::<sm::NavSatStatus, _>(
+                    gen,
+                    StatusF(Int8Builder::new(), UInt16Builder::new()),
+                    |m, f| {
+                        f.0.append_value(m.status);
+                        f.1.append_value(m.service);
+                        Ok(())
+                    },
+                    no_header,
+                ),
+            )
+        }
         "sensor_msgs/msg/Image" => match opts.image {
             ImageCompression::Jpeg { quality } => (
                 "CompressedImage",
