@@ -12,6 +12,7 @@ pub mod processing;
 pub mod protocol;
 pub mod query;
 pub mod record;
+pub mod ros;
 pub mod server;
 
 pub use control::{ConnectOptions, ServerAddr, Tls};

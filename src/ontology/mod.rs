@@ -183,6 +183,49 @@ impl Ontology {
         })
     }
 
+    /// The types this project adds where the official SDK has no class (ROS types such as
+    /// `RelativeHumidity`, raw CDR, and on the legacy generation LIDAR, laser, range...), in the
+    /// same notation and with the base generation's macros. Documented in
+    /// `docs/ontology-extensions.md`; `python/mosaico_bridge_ontology` registers the current ones
+    /// with the official SDK.
+    pub fn extensions(generation: Generation) -> &'static Ontology {
+        static LEGACY: OnceLock<Ontology> = OnceLock::new();
+        static CURRENT: OnceLock<Ontology> = OnceLock::new();
+        fn with_macros(base: &str, ext: &str) -> String {
+            let macros: Vec<&str> = base
+                .lines()
+                .filter(|l| l.contains(" = ") && !l.starts_with(' ') && !l.starts_with('['))
+                .collect();
+            format!("{}\n{ext}", macros.join("\n"))
+        }
+        match generation {
+            Generation::Legacy => LEGACY.get_or_init(|| {
+                let text = with_macros(
+                    include_str!("legacy.schemas"),
+                    include_str!("extensions_legacy.schemas"),
+                );
+                Ontology::parse(Generation::Legacy, &text).expect("extensions_legacy.schemas")
+            }),
+            Generation::Current => CURRENT.get_or_init(|| {
+                let text = with_macros(
+                    include_str!("current.schemas"),
+                    include_str!("extensions_current.schemas"),
+                );
+                Ontology::parse(Generation::Current, &text).expect("extensions_current.schemas")
+            }),
+        }
+    }
+
+    /// A type by class name, built-in first, then this project's extensions.
+    pub fn class_or_extension(
+        generation: Generation,
+        class: &str,
+    ) -> Option<&'static OntologyType> {
+        Ontology::for_generation(generation)
+            .by_class(class)
+            .or_else(|| Ontology::extensions(generation).by_class(class))
+    }
+
     pub fn get(&self, tag: &str) -> Option<&OntologyType> {
         self.by_tag.get(tag)
     }
@@ -255,6 +298,46 @@ mod tests {
         assert_eq!(o.types().count(), 60);
         assert_eq!(o.get("IMU").unwrap().schema.fields().len(), 5);
         assert_eq!(o.by_class("PointCloud2").unwrap().tag, "PointCloud2");
+    }
+
+    #[test]
+    fn extensions_parse_and_never_shadow_a_built_in_tag() {
+        for g in [Generation::Legacy, Generation::Current] {
+            let ext = Ontology::extensions(g);
+            assert!(ext.types().count() >= 3);
+            for t in ext.types() {
+                assert!(
+                    Ontology::for_generation(g).get(&t.tag).is_none(),
+                    "{} shadows a built-in",
+                    t.tag
+                );
+                assert!(
+                    Ontology::for_generation(g).by_class(&t.class).is_none(),
+                    "{} shadows a built-in",
+                    t.class
+                );
+                assert_eq!(t.schema.field(0).name(), "timestamp_ns");
+                assert!(t.schema.fields().len() > 1);
+            }
+            assert_eq!(
+                Ontology::class_or_extension(g, "RosMessageCdr")
+                    .unwrap()
+                    .class,
+                "RosMessageCdr"
+            );
+        }
+        assert_eq!(
+            Ontology::class_or_extension(Generation::Legacy, "PointCloud2")
+                .unwrap()
+                .tag,
+            "point_cloud_2"
+        );
+        assert_eq!(
+            Ontology::class_or_extension(Generation::Current, "PointCloud2")
+                .unwrap()
+                .tag,
+            "PointCloud2"
+        );
     }
 
     /// The current ontology must print exactly as the official SDK's classes do (names, order, types,

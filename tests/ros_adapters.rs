@@ -1,0 +1,778 @@
+//! Every adapter on the golden `rosbags` messages, both generations: the batch has exactly the
+//! ontology schema, and each value is the ROS field it maps from (with the documented unit
+//! conversions). Garbage is an error, counted by the caller, and leaves the adapter usable.
+
+use std::path::Path;
+
+use arrow::array::RecordBatch;
+use mosaico_bridge::ontology::Ontology;
+use mosaico_bridge::protocol::Generation;
+use mosaico_bridge::ros::adapters::image::png_wide_grayscale;
+use mosaico_bridge::ros::msgs::sensor_msgs::Image;
+use mosaico_bridge::ros::{
+    adapter_for, adapter_or_raw, adapter_with, msgs, AdapterOptions, ImageCompression, RosMessage,
+    RosTopicInfo,
+};
+use mosaico_bridge::SerializationFormat;
+use serde_json::{json, Value};
+
+const TS: i64 = 1_700_000_001_000_000_042;
+
+fn fixture(ros_type: &str) -> (Vec<u8>, Value) {
+    let stem = ros_type.replace("/msg/", "__");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cdr");
+    let cdr = std::fs::read(dir.join(format!("{stem}.cdr"))).unwrap();
+    let json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{stem}.json"))).unwrap())
+            .unwrap();
+    (cdr, json)
+}
+
+fn rows(batch: &RecordBatch) -> Vec<Value> {
+    let mut w = arrow::json::ArrayWriter::new(Vec::new());
+    w.write(batch).unwrap();
+    w.finish().unwrap();
+    let v: Value = serde_json::from_slice(&w.into_inner()).unwrap();
+    v.as_array().unwrap().clone()
+}
+
+/// Converts the golden message of `ros_type` (twice, plus its big-endian twin when there is one).
+fn convert(ros_type: &str, gen: Generation) -> (RecordBatch, Value) {
+    let (cdr, json) = fixture(ros_type);
+    let mut a = adapter_for(ros_type, gen).unwrap_or_else(|| panic!("no adapter for {ros_type}"));
+    a.push(TS, &cdr).unwrap();
+    a.push(TS + 1, &cdr).unwrap();
+    let be = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/cdr")
+        .join(format!("{}.be.cdr", ros_type.replace("/msg/", "__")));
+    if let Ok(be) = std::fs::read(be) {
+        a.push(TS + 2, &be).unwrap();
+    }
+    assert!(a.push(TS, &cdr[..cdr.len() / 2]).is_err() || ros_type == "sensor_msgs/msg/Range");
+    let n = a.len();
+    let batch = a.finish().unwrap();
+    assert_eq!(batch.num_rows(), n);
+    let ty = Ontology::class_or_extension(gen, a.class()).unwrap();
+    assert_eq!(batch.schema(), ty.schema, "{ros_type} on {gen:?}");
+    assert_eq!(a.tag(), ty.tag);
+    assert_eq!(a.len(), 0);
+    // the adapter is reusable after finish
+    a.push(TS, &cdr).unwrap();
+    assert_eq!(a.finish().unwrap().num_rows(), 1);
+    (batch, json)
+}
+
+fn get<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.')
+        .filter(|p| !p.is_empty())
+        .fold(v, |v, p| match p.parse::<usize>() {
+            Ok(i) => &v[i],
+            Err(_) => &v[p],
+        })
+}
+
+fn assert_header(row: &Value, at: &str, want: &Value, gen: Generation) {
+    let h = get(row, at);
+    match gen {
+        Generation::Legacy => {
+            assert_eq!(h["stamp"]["sec"], want["stamp"]["sec"], "{at}");
+            assert_eq!(h["stamp"]["nanosec"], want["stamp"]["nanosec"], "{at}");
+        }
+        Generation::Current => {
+            assert_eq!(h["timestamp"]["seconds"], want["stamp"]["sec"], "{at}");
+            assert_eq!(
+                h["timestamp"]["nanoseconds"], want["stamp"]["nanosec"],
+                "{at}"
+            );
+        }
+    }
+    assert_eq!(h["frame_id"], want["frame_id"], "{at}");
+}
+
+/// (column path, fixture path) pairs that must be equal, per ROS type; "" fixture path = whole.
+fn mapping(ros_type: &str) -> (&'static str, Vec<(&'static str, &'static str)>) {
+    match ros_type {
+        "std_msgs/msg/String"
+        | "std_msgs/msg/Bool"
+        | "std_msgs/msg/Int8"
+        | "std_msgs/msg/Int16"
+        | "std_msgs/msg/Int32"
+        | "std_msgs/msg/Int64"
+        | "std_msgs/msg/UInt8"
+        | "std_msgs/msg/UInt16"
+        | "std_msgs/msg/UInt32"
+        | "std_msgs/msg/UInt64"
+        | "std_msgs/msg/Float32"
+        | "std_msgs/msg/Float64" => ("", vec![("data", "data")]),
+        "geometry_msgs/msg/Vector3" | "geometry_msgs/msg/Point" => {
+            ("", vec![("x", "x"), ("y", "y"), ("z", "z")])
+        }
+        "geometry_msgs/msg/Quaternion" => {
+            ("", vec![("x", "x"), ("y", "y"), ("z", "z"), ("w", "w")])
+        }
+        "geometry_msgs/msg/Vector3Stamped" => {
+            ("header", vec![("x", "vector.x"), ("z", "vector.z")])
+        }
+        "geometry_msgs/msg/PointStamped" => ("header", vec![("x", "point.x"), ("z", "point.z")]),
+        "geometry_msgs/msg/QuaternionStamped" => {
+            ("header", vec![("w", "quaternion.w"), ("x", "quaternion.x")])
+        }
+        "geometry_msgs/msg/Pose" => (
+            "",
+            vec![("position", "position"), ("orientation.w", "orientation.w")],
+        ),
+        "geometry_msgs/msg/PoseStamped" => (
+            "header",
+            vec![
+                ("position.x", "pose.position.x"),
+                ("orientation", "pose.orientation"),
+            ],
+        ),
+        "geometry_msgs/msg/PoseWithCovariance" => (
+            "",
+            vec![("position", "pose.position"), ("covariance", "covariance")],
+        ),
+        "geometry_msgs/msg/PoseWithCovarianceStamped" => (
+            "header",
+            vec![
+                ("position", "pose.pose.position"),
+                ("orientation", "pose.pose.orientation"),
+                ("covariance", "pose.covariance"),
+            ],
+        ),
+        "geometry_msgs/msg/Twist" | "geometry_msgs/msg/Accel" => {
+            ("", vec![("linear", "linear"), ("angular", "angular")])
+        }
+        "geometry_msgs/msg/TwistStamped" => (
+            "header",
+            vec![("linear", "twist.linear"), ("angular", "twist.angular")],
+        ),
+        "geometry_msgs/msg/TwistWithCovariance" => (
+            "",
+            vec![("linear", "twist.linear"), ("covariance", "covariance")],
+        ),
+        "geometry_msgs/msg/TwistWithCovarianceStamped" => (
+            "header",
+            vec![
+                ("angular", "twist.twist.angular"),
+                ("covariance", "twist.covariance"),
+            ],
+        ),
+        "geometry_msgs/msg/AccelStamped" => (
+            "header",
+            vec![("linear", "accel.linear"), ("angular", "accel.angular")],
+        ),
+        "geometry_msgs/msg/AccelWithCovariance" => (
+            "",
+            vec![("linear", "accel.linear"), ("covariance", "covariance")],
+        ),
+        "geometry_msgs/msg/AccelWithCovarianceStamped" => (
+            "header",
+            vec![
+                ("linear", "accel.accel.linear"),
+                ("covariance", "accel.covariance"),
+            ],
+        ),
+        "geometry_msgs/msg/Wrench" => ("", vec![("force", "force"), ("torque", "torque")]),
+        "geometry_msgs/msg/WrenchStamped" => (
+            "header",
+            vec![("force", "wrench.force"), ("torque", "wrench.torque")],
+        ),
+        "geometry_msgs/msg/Transform" => (
+            "",
+            vec![("translation", "translation"), ("rotation", "rotation")],
+        ),
+        "geometry_msgs/msg/TransformStamped" => (
+            "header",
+            vec![
+                ("translation", "transform.translation"),
+                ("rotation", "transform.rotation"),
+                ("target_frame_id", "child_frame_id"),
+            ],
+        ),
+        "tf2_msgs/msg/TFMessage" => (
+            "",
+            vec![
+                (
+                    "transforms.0.translation",
+                    "transforms.0.transform.translation",
+                ),
+                ("transforms.1.rotation", "transforms.1.transform.rotation"),
+                (
+                    "transforms.1.target_frame_id",
+                    "transforms.1.child_frame_id",
+                ),
+            ],
+        ),
+        "nav_msgs/msg/Odometry" => (
+            "header",
+            vec![
+                ("pose.position", "pose.pose.position"),
+                ("pose.orientation", "pose.pose.orientation"),
+                ("pose.covariance", "pose.covariance"),
+                ("velocity.linear", "twist.twist.linear"),
+                ("velocity.angular", "twist.twist.angular"),
+                ("velocity.covariance", "twist.covariance"),
+                ("target_frame_id", "child_frame_id"),
+            ],
+        ),
+        "sensor_msgs/msg/Imu" => (
+            "header",
+            vec![
+                ("acceleration", "linear_acceleration"),
+                ("angular_velocity", "angular_velocity"),
+                ("angular_velocity.covariance", "angular_velocity_covariance"),
+                ("orientation", "orientation"),
+                ("orientation.covariance", "orientation_covariance"),
+            ],
+        ),
+        "sensor_msgs/msg/NavSatFix" => (
+            "header",
+            vec![
+                ("position.x", "latitude"),
+                ("position.y", "longitude"),
+                ("position.z", "altitude"),
+                ("position.covariance", "position_covariance"),
+                ("position.covariance_type", "position_covariance_type"),
+                ("status", "status"),
+            ],
+        ),
+        "sensor_msgs/msg/Image" => (
+            "header",
+            vec![
+                ("width", "width"),
+                ("height", "height"),
+                ("stride", "step"),
+                ("encoding", "encoding"),
+            ],
+        ),
+        "sensor_msgs/msg/CompressedImage" => ("header", vec![]),
+        "sensor_msgs/msg/NavSatStatus" => ("", vec![("status", "status"), ("service", "service")]),
+        "sensor_msgs/msg/CameraInfo" => (
+            "header",
+            vec![
+                ("height", "height"),
+                ("width", "width"),
+                ("distortion_model", "distortion_model"),
+                ("distortion_parameters", "d"),
+                ("intrinsic_parameters", "k"),
+                ("rectification_parameters", "r"),
+                ("projection_parameters", "p"),
+                ("binning.x", "binning_x"),
+                ("binning.y", "binning_y"),
+                ("roi.offset.x", "roi.x_offset"),
+                ("roi.offset.y", "roi.y_offset"),
+                ("roi.height", "roi.height"),
+                ("roi.width", "roi.width"),
+                ("roi.do_rectify", "roi.do_rectify"),
+            ],
+        ),
+        "sensor_msgs/msg/RegionOfInterest" => (
+            "",
+            vec![
+                ("offset.x", "x_offset"),
+                ("offset.y", "y_offset"),
+                ("height", "height"),
+                ("width", "width"),
+                ("do_rectify", "do_rectify"),
+            ],
+        ),
+        "sensor_msgs/msg/JointState" => (
+            "header",
+            vec![
+                ("names", "name"),
+                ("positions", "position"),
+                ("velocities", "velocity"),
+                ("efforts", "effort"),
+            ],
+        ),
+        "sensor_msgs/msg/BatteryState" => (
+            "header",
+            vec![
+                ("voltage", "voltage"),
+                ("temperature", "temperature"),
+                ("current", "current"),
+                ("charge", "charge"),
+                ("capacity", "capacity"),
+                ("design_capacity", "design_capacity"),
+                ("percentage", "percentage"),
+                ("power_supply_status", "power_supply_status"),
+                ("power_supply_health", "power_supply_health"),
+                ("power_supply_technology", "power_supply_technology"),
+                ("present", "present"),
+                ("cell_voltage", "cell_voltage"),
+                ("cell_temperature", "cell_temperature"),
+                ("location", "location"),
+                ("serial_number", "serial_number"),
+            ],
+        ),
+        "nmea_msgs/msg/Sentence" => ("header", vec![("sentence", "sentence")]),
+        "sensor_msgs/msg/MagneticField" => ("header", vec![]),
+        "sensor_msgs/msg/PointCloud2" => (
+            "header",
+            vec![
+                ("height", "height"),
+                ("width", "width"),
+                ("fields", "fields"),
+                ("is_bigendian", "is_bigendian"),
+                ("point_step", "point_step"),
+                ("row_step", "row_step"),
+                ("is_dense", "is_dense"),
+            ],
+        ),
+        "sensor_msgs/msg/LaserScan" => (
+            "header",
+            vec![
+                ("angle_min", "angle_min"),
+                ("angle_max", "angle_max"),
+                ("angle_increment", "angle_increment"),
+                ("time_increment", "time_increment"),
+                ("scan_time", "scan_time"),
+                ("range_min", "range_min"),
+                ("range_max", "range_max"),
+                ("ranges", "ranges"),
+                ("intensities", "intensities"),
+            ],
+        ),
+        "sensor_msgs/msg/Range" => (
+            "header",
+            vec![
+                ("radiation_type", "radiation_type"),
+                ("field_of_view", "field_of_view"),
+                ("min_range", "min_range"),
+                ("max_range", "max_range"),
+                ("range", "range"),
+                ("variance", "variance"),
+            ],
+        ),
+        "sensor_msgs/msg/Temperature" => ("header", vec![("variance", "variance")]),
+        "sensor_msgs/msg/FluidPressure" => (
+            "header",
+            vec![("value", "fluid_pressure"), ("variance", "variance")],
+        ),
+        "sensor_msgs/msg/RelativeHumidity" => ("header", vec![("value", "relative_humidity")]),
+        "sensor_msgs/msg/Illuminance" => (
+            "header",
+            vec![("value", "illuminance"), ("variance", "variance")],
+        ),
+        "sensor_msgs/msg/Joy" => ("header", vec![("axes", "axes"), ("buttons", "buttons")]),
+        "std_msgs/msg/Header" => (
+            "",
+            vec![("frame_id", "frame_id"), ("timestamp.seconds", "stamp.sec")],
+        ),
+        "builtin_interfaces/msg/Time" | "builtin_interfaces/msg/Duration" => {
+            ("", vec![("seconds", "sec"), ("nanoseconds", "nanosec")])
+        }
+        other => panic!("no expectations for {other}"),
+    }
+}
+
+/// Numbers compare as f64 bit patterns when both sides are floats (arrow-json prints f32 values
+/// with their shortest f32 form, so float32 columns are compared after rounding to f32).
+fn same(got: &Value, want: &Value, ctx: &str) {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => {
+            for (k, wv) in w {
+                let gv = g
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{ctx}.{k} missing in {g:?}"));
+                same(gv, wv, &format!("{ctx}.{k}"));
+            }
+        }
+        (Value::Array(g), Value::Array(w)) => {
+            assert_eq!(g.len(), w.len(), "{ctx}");
+            for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                same(a, b, &format!("{ctx}[{i}]"));
+            }
+        }
+        (Value::Number(g), Value::Number(w)) => {
+            let (a, b) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            assert!(
+                a == b || (a as f32) == (b as f32) && (a - b).abs() <= b.abs() * 1e-6,
+                "{ctx}: {a} vs {b}"
+            );
+        }
+        (Value::Number(g), Value::Bool(w)) => assert_eq!(g.as_f64().unwrap() != 0.0, *w, "{ctx}"),
+        (Value::Bool(g), Value::Number(w)) => assert_eq!(*g, w.as_f64().unwrap() != 0.0, "{ctx}"),
+        (g, w) => assert_eq!(g, w, "{ctx}"),
+    }
+}
+
+#[test]
+fn every_adapter_maps_every_field_on_both_generations() {
+    let mut checked = 0;
+    for ros_type in msgs::TYPE_NAMES {
+        for gen in [Generation::Legacy, Generation::Current] {
+            let Some(_) = adapter_for(ros_type, gen) else {
+                // only the current-generation-only tags may be missing on legacy
+                assert!(
+                    gen == Generation::Legacy
+                        && matches!(
+                            *ros_type,
+                            "std_msgs/msg/Header"
+                                | "builtin_interfaces/msg/Time"
+                                | "builtin_interfaces/msg/Duration"
+                        )
+                        || *ros_type == "sensor_msgs/msg/PointField",
+                    "{ros_type} has no adapter on {gen:?}"
+                );
+                continue;
+            };
+            let (batch, want) = convert(ros_type, gen);
+            let rows = rows(&batch);
+            if std::env::var("SHOW_ROWS").is_ok() {
+                println!("{ros_type} {gen:?}: {}", rows[0]);
+            }
+            let (header, pairs) = mapping(ros_type);
+            for (i, row) in rows.iter().enumerate() {
+                assert_eq!(row["timestamp_ns"], json!(TS + i as i64), "{ros_type}");
+                if !header.is_empty() {
+                    assert_header(row, header, &want["header"], gen);
+                    if gen == Generation::Legacy {
+                        assert_header(row, "message_header", &want["header"], gen);
+                    }
+                }
+                for (col, field) in &pairs {
+                    same(
+                        get(row, col),
+                        get(&want, field),
+                        &format!("{ros_type} {gen:?} {col}"),
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[test]
+fn unit_conversions_and_sdk_rules() {
+    for gen in [Generation::Legacy, Generation::Current] {
+        // tesla → microtesla
+        let (b, want) = convert("sensor_msgs/msg/MagneticField", gen);
+        let r = &rows(&b)[0];
+        let x = want["magnetic_field"]["x"].as_f64().unwrap();
+        assert_eq!(r["magnetic_field"]["x"].as_f64().unwrap(), x * 1e6);
+        let c0 = want["magnetic_field_covariance"][0].as_f64().unwrap();
+        assert!((r["magnetic_field"]["covariance"][0].as_f64().unwrap() - c0 * 1e12).abs() < 1e-12);
+        // celsius → kelvin
+        let (b, want) = convert("sensor_msgs/msg/Temperature", gen);
+        assert_eq!(
+            rows(&b)[0]["value"].as_f64().unwrap(),
+            want["temperature"].as_f64().unwrap() + 273.15
+        );
+        // variance 0 = unknown → null
+        let (b, _) = convert("sensor_msgs/msg/RelativeHumidity", gen);
+        assert!(rows(&b)[0].get("variance").is_none_or(Value::is_null));
+        // IMU: the all-zero acceleration covariance is unknown → null; the others kept
+        let (b, _) = convert("sensor_msgs/msg/Imu", gen);
+        let r = &rows(&b)[0];
+        assert!(r["acceleration"]
+            .get("covariance")
+            .is_none_or(Value::is_null));
+        assert_eq!(
+            r["angular_velocity"]["covariance"]
+                .as_array()
+                .unwrap()
+                .len(),
+            9
+        );
+        // CompressedImage format normalised
+        let (b, _) = convert("sensor_msgs/msg/CompressedImage", gen);
+        assert_eq!(rows(&b)[0]["format"], "jpeg");
+        // PoseWithCovarianceStamped keeps its covariance (the old bridge's bug)
+        let (b, _) = convert("geometry_msgs/msg/PoseWithCovarianceStamped", gen);
+        assert_eq!(rows(&b)[0]["covariance"].as_array().unwrap().len(), 36);
+        // TF: no top-level / envelope header, one header per transform
+        let (b, want) = convert("tf2_msgs/msg/TFMessage", gen);
+        let r = &rows(&b)[0];
+        assert!(r.get("message_header").is_none_or(Value::is_null));
+        assert_header(
+            r,
+            "transforms.1.header",
+            &want["transforms"][1]["header"],
+            gen,
+        );
+    }
+}
+
+#[test]
+fn imu_without_orientation_and_empty_header() {
+    use msgs::sensor_msgs::Imu;
+    let mut m = Imu::from_cdr(&fixture("sensor_msgs/msg/Imu").0).unwrap();
+    m.orientation_covariance[0] = -1.0;
+    m.header = Default::default();
+    for gen in [Generation::Legacy, Generation::Current] {
+        let mut a = adapter_for(Imu::TYPE_NAME, gen).unwrap();
+        a.push(1, &m.to_cdr(Default::default())).unwrap();
+        let r = &rows(&a.finish().unwrap())[0];
+        assert!(r.get("orientation").is_none_or(Value::is_null));
+        // current: an empty ROS header is no header; legacy always records it
+        assert_eq!(
+            r.get("header").is_none_or(Value::is_null),
+            gen == Generation::Current
+        );
+    }
+}
+
+#[test]
+fn images_raw_png_and_jpeg() {
+    let (cdr, _) = fixture("sensor_msgs/msg/Image");
+    let img = Image::from_cdr(&cdr).unwrap();
+    for gen in [Generation::Legacy, Generation::Current] {
+        // raw by default, in a `default`-format topic
+        let mut a = adapter_for(Image::TYPE_NAME, gen).unwrap();
+        assert_eq!(a.serialization_format(), SerializationFormat::Default);
+        a.push(1, &cdr).unwrap();
+        let b = a.finish().unwrap();
+        let data = b.column_by_name("data").unwrap();
+        let data = data
+            .as_any()
+            .downcast_ref::<arrow::array::BinaryArray>()
+            .unwrap();
+        assert_eq!(data.value(0), &img.data[..]);
+        assert_eq!(rows(&b)[0]["format"], "raw");
+        // png: lossless wide grayscale
+        let opts = AdapterOptions {
+            image: ImageCompression::Png,
+            image_format: SerializationFormat::Image,
+        };
+        let mut a = adapter_with(Image::TYPE_NAME, gen, &opts).unwrap();
+        assert_eq!(a.serialization_format(), SerializationFormat::Image);
+        a.push(1, &cdr).unwrap();
+        let b = a.finish().unwrap();
+        let data = b.column_by_name("data").unwrap();
+        let data = data
+            .as_any()
+            .downcast_ref::<arrow::array::BinaryArray>()
+            .unwrap();
+        assert_eq!(data.value(0), &png_wide_grayscale(&img).unwrap()[..]);
+        assert_eq!(rows(&b)[0]["format"], "png");
+        // jpeg: a CompressedImage topic
+        let opts = AdapterOptions {
+            image: ImageCompression::Jpeg { quality: 80 },
+            ..Default::default()
+        };
+        let mut a = adapter_with(Image::TYPE_NAME, gen, &opts).unwrap();
+        assert_eq!(a.class(), "CompressedImage");
+        a.push(1, &cdr).unwrap();
+        let b = a.finish().unwrap();
+        assert_eq!(
+            b.schema(),
+            Ontology::class_or_extension(gen, "CompressedImage")
+                .unwrap()
+                .schema
+        );
+        assert_eq!(rows(&b)[0]["format"], "jpeg");
+    }
+}
+
+#[test]
+fn unknown_types_are_stored_raw_with_their_metadata() {
+    let (cdr, _) = fixture("diagnostic_msgs/msg/KeyValue");
+    for gen in [Generation::Legacy, Generation::Current] {
+        assert!(adapter_for("diagnostic_msgs/msg/KeyValue", gen).is_none());
+        let mut a = adapter_or_raw(
+            "diagnostic_msgs/msg/KeyValue",
+            gen,
+            &AdapterOptions::default(),
+        );
+        assert!(a.is_raw());
+        a.push(5, &cdr).unwrap();
+        let b = a.finish().unwrap();
+        let data = b.column_by_name("data").unwrap();
+        let data = data
+            .as_any()
+            .downcast_ref::<arrow::array::BinaryArray>()
+            .unwrap();
+        assert_eq!(data.value(0), &cdr[..]);
+        let info = RosTopicInfo {
+            ros_type: "diagnostic_msgs/msg/KeyValue".into(),
+            definition: Some("string key\nstring value\n".into()),
+            qos: Some(json!("- history: 3\n  depth: 0\n")),
+        };
+        let opts = a.topic_options(&info, json!({"robot": "r1"}));
+        assert_eq!(opts.tag, a.tag());
+        let m = &opts.user_metadata;
+        assert_eq!(m["robot"], "r1");
+        match gen {
+            Generation::Current => {
+                assert_eq!(a.tag(), "RosMessageCdr");
+                assert_eq!(m["_ros_"]["msgtype"], "diagnostic_msgs/msg/KeyValue");
+                assert_eq!(m["_ros_"]["msgdef"], "string key\nstring value\n");
+            }
+            Generation::Legacy => {
+                assert_eq!(a.tag(), "ros_message_cdr");
+                assert_eq!(m["ros:msgtype"], "diagnostic_msgs/msg/KeyValue");
+                assert!(m["ros:qos"].is_string());
+            }
+        }
+    }
+}
+
+#[test]
+fn garbage_is_an_error_and_the_adapter_goes_on() {
+    let (cdr, _) = fixture("sensor_msgs/msg/PointCloud2");
+    let mut a = adapter_for("sensor_msgs/msg/PointCloud2", Generation::Current).unwrap();
+    let mut errors = 0;
+    for bad in [
+        &b""[..],
+        &[0, 1, 0, 0][..],
+        &[9, 9, 9, 9, 1, 2, 3][..],
+        &cdr[..cdr.len() - 3],
+    ] {
+        errors += a.push(1, bad).is_err() as usize;
+    }
+    let mut huge = cdr.clone();
+    // the `fields` sequence length (after the header: stamp 8 + frame "lidar" 4+6 → 20, +height/width 8 = 28)
+    huge[4 + 28..4 + 32].copy_from_slice(&u32::MAX.to_le_bytes());
+    errors += a.push(1, &huge).is_err() as usize;
+    assert_eq!(errors, 5);
+    a.push(2, &cdr).unwrap();
+    assert_eq!(a.finish().unwrap().num_rows(), 1);
+}
+
+/// The official SDK (PyPI `mosaicolabs` 0.7, plus `python/mosaico_bridge_ontology` for this project's
+/// extensions) reads every current-generation adapter's output as its typed class. Needs
+/// `MOSAICO_SDK_PYTHON` (a Python with `mosaicolabs`, see `scripts/sdk_venv.sh`); skipped otherwise.
+#[test]
+fn official_sdk_reads_every_adapter_typed() {
+    let Ok(python) = std::env::var("MOSAICO_SDK_PYTHON") else {
+        eprintln!("skipped: set MOSAICO_SDK_PYTHON to a Python with mosaicolabs 0.7 (scripts/sdk_venv.sh)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut written = 0;
+    let mut types: Vec<&str> = msgs::TYPE_NAMES.to_vec();
+    types.push("diagnostic_msgs/msg/KeyValue");
+    for ros_type in types {
+        let (cdr, _) = fixture(ros_type);
+        let mut a = adapter_or_raw(ros_type, Generation::Current, &AdapterOptions::default());
+        if a.is_raw() && ros_type != "diagnostic_msgs/msg/KeyValue" {
+            continue;
+        }
+        a.push(TS, &cdr).unwrap();
+        a.push(TS + 1, &cdr).unwrap();
+        let batch = a.finish().unwrap();
+        let path = dir
+            .path()
+            .join(format!("{}__{}.arrow", a.tag(), ros_type.replace('/', "_")));
+        let file = std::fs::File::create(&path).unwrap();
+        let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema()).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        written += 1;
+    }
+    let out = std::process::Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_sdk_reads_typed.py"))
+        .arg(dir.path())
+        .env(
+            "PYTHONPATH",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("python"),
+        )
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("ok ")).count(),
+        written,
+        "{text}"
+    );
+}
+
+fn all_adapters() -> Vec<(String, Generation, AdapterOptions)> {
+    let mut out = Vec::new();
+    for t in msgs::TYPE_NAMES
+        .iter()
+        .chain(["diagnostic_msgs/msg/KeyValue"].iter())
+    {
+        for gen in [Generation::Legacy, Generation::Current] {
+            out.push((t.to_string(), gen, AdapterOptions::default()));
+        }
+    }
+    for image in [
+        ImageCompression::Png,
+        ImageCompression::Jpeg { quality: 50 },
+    ] {
+        out.push((
+            "sensor_msgs/msg/Image".into(),
+            Generation::Current,
+            AdapterOptions {
+                image,
+                ..Default::default()
+            },
+        ));
+    }
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, .. Default::default() })]
+
+    /// Mutated golden messages into every adapter: errors or rows, never a panic, and the batch
+    /// still builds afterwards (a failed push appends nothing).
+    #[test]
+    fn mutated_messages_into_every_adapter(seed in proptest::collection::vec((0usize..4096, proptest::prelude::any::<u8>()), 1..6),
+                                           cut in 0usize..4096) {
+        let mut ok = 0usize;
+        for (ros_type, gen, opts) in all_adapters() {
+            let (cdr, _) = fixture(&ros_type);
+            let mut a = adapter_or_raw(&ros_type, gen, &opts);
+            let mut bad = cdr.clone();
+            for (pos, val) in &seed {
+                let i = 4 + pos % (bad.len() - 4).max(1);
+                if i < bad.len() {
+                    bad[i] = *val;
+                }
+            }
+            bad.truncate(cut.max(4).min(bad.len()));
+            ok += a.push(1, &bad).is_ok() as usize;
+            ok += a.push(2, &cdr).is_ok() as usize;
+            let batch = a.finish().unwrap();
+            proptest::prop_assert_eq!(batch.num_rows(), a.len() + batch.num_rows());
+        }
+        proptest::prop_assert!(ok > 0);
+    }
+}
+
+#[test]
+fn adapters_are_send() {
+    fn is_send<T: Send>() {}
+    is_send::<mosaico_bridge::ros::Adapter>();
+}
+
+/// Conversion runs in the processing-pool workers: the adapter moves into the job and back.
+#[tokio::test]
+async fn converts_in_the_processing_pool_and_reports_bad_messages() {
+    let pool = mosaico_bridge::processing::ProcessingPool::new(2);
+    let (cdr, _) = fixture("sensor_msgs/msg/Image");
+    let opts = AdapterOptions {
+        image: ImageCompression::Png,
+        ..Default::default()
+    };
+    let mut adapter = adapter_with("sensor_msgs/msg/Image", Generation::Current, &opts).unwrap();
+    for round in 0..3 {
+        let msgs: Vec<(i64, bytes::Bytes)> = vec![
+            (1, cdr.clone().into()),
+            (2, bytes::Bytes::from_static(b"\0\x01\0\0garbage")),
+            (3, cdr.clone().into()),
+        ];
+        let (back, out) = pool
+            .run(move || {
+                let out = adapter.convert(&msgs);
+                (adapter, out)
+            })
+            .await
+            .unwrap();
+        adapter = back;
+        assert_eq!(out.batch.unwrap().num_rows(), 2, "round {round}");
+        assert_eq!(out.errors.len(), 1);
+        assert_eq!(out.errors[0].0, 1);
+    }
+}
