@@ -1,8 +1,8 @@
 """Golden CDR fixtures for the Rust codec and adapters, produced by PyPI `rosbags` (byte-identical to
 Cyclone DDS), so the Rust tests need no Python.
 
-    python3 -m venv /tmp/rosbags-venv && /tmp/rosbags-venv/bin/pip install 'rosbags>=0.10'
-    /tmp/rosbags-venv/bin/python scripts/gen_cdr_fixtures.py
+    scripts/test.sh --lib            # once: sets up .venv with python/requirements-test.txt
+    .venv/bin/python scripts/gen_cdr_fixtures.py
 
 Writes, for every supported ROS 2 type `pkg/msg/Type`:
   tests/fixtures/cdr/pkg__Type.cdr      serialized CDR, 4-byte encapsulation header included (LE)
