@@ -182,3 +182,44 @@ async fn the_test_server_dies_on_an_empty_in_like_mosaicod() {
     .await;
     assert!(c.is_err(), "the server stays dead");
 }
+
+/// mosaicod matches nothing when sequence metadata and topic filters are combined (a placeholder
+/// numbering bug); the client splits such queries so they still answer right.
+#[tokio::test]
+async fn sequence_metadata_with_topic_filters_is_answered_despite_the_legacy_bug() {
+    let Some(h) = harness(Generation::Legacy).await else {
+        return;
+    };
+    let c = h.client().await;
+    let (_, b) = fixture(&c, "split").await;
+    let robot = SequenceFilter {
+        user_metadata: vec![("robot".into(), Op::Eq(json!("r2")))],
+        ..Default::default()
+    };
+    let imu = TopicFilter {
+        ontology_tag: Some(Op::Eq(json!("imu"))),
+        ..Default::default()
+    };
+    let raw = Query::raw(
+        Query::new()
+            .sequence(robot.clone())
+            .topic(imu.clone())
+            .to_json(Generation::Legacy)
+            .unwrap(),
+    );
+    let sent_as_is = c.query(&raw).await.unwrap();
+    assert!(
+        !sent_as_is.iter().any(|i| i.sequence == b),
+        "the server's bug is still there (raw body)"
+    );
+    let answered = c
+        .query(&Query::new().sequence(robot).topic(imu))
+        .await
+        .unwrap();
+    let hit = answered
+        .iter()
+        .find(|i| i.sequence == b)
+        .expect("the split query finds it");
+    assert_eq!(hit.topics.len(), 1);
+    assert!(hit.topics[0].locator.ends_with("/sensors/imu"));
+}

@@ -299,6 +299,56 @@ impl Protocol for Legacy {
         q.to_json(Generation::Legacy)
     }
 
+    /// mosaicod numbers the SQL placeholders of a `sequence.user_metadata` filter and of the topic
+    /// filters compiled after it from the same counter, so the two together bind the wrong values
+    /// and match nothing (observed on the snapshot server). Such a query runs as two: the sequence
+    /// metadata alone, and the rest; the answer is the second restricted to the first's sequences.
+    async fn query(&self, ctrl: &ControlPlane, q: &Query) -> Result<Vec<QueryItem>> {
+        let seq_meta = q
+            .sequence
+            .as_ref()
+            .is_some_and(|s| !s.user_metadata.is_empty());
+        let topic = q
+            .topic
+            .as_ref()
+            .is_some_and(|t| *t != crate::query::TopicFilter::default());
+        if q.raw.is_some() || !(seq_meta && topic) {
+            let reply = ctrl
+                .action_idempotent("query", &self.query_body(q)?, "")
+                .await?;
+            return self.parse_query_reply(reply);
+        }
+        let seq = q.sequence.clone().unwrap_or_default();
+        let only_meta = Query::new().sequence(crate::query::SequenceFilter {
+            user_metadata: seq.user_metadata.clone(),
+            ..Default::default()
+        });
+        let mut rest = q.clone();
+        rest.sequence = Some(crate::query::SequenceFilter {
+            user_metadata: vec![],
+            ..seq
+        });
+        if rest.sequence.as_ref() == Some(&crate::query::SequenceFilter::default()) {
+            rest.sequence = None;
+        }
+        let allowed: std::collections::HashSet<String> = self
+            .parse_query_reply(
+                ctrl.action_idempotent("query", &self.query_body(&only_meta)?, "")
+                    .await?,
+            )?
+            .into_iter()
+            .map(|i| i.sequence)
+            .collect();
+        let items = self.parse_query_reply(
+            ctrl.action_idempotent("query", &self.query_body(&rest)?, "")
+                .await?,
+        )?;
+        Ok(items
+            .into_iter()
+            .filter(|i| allowed.contains(&i.sequence))
+            .collect())
+    }
+
     fn parse_query_reply(&self, reply: Option<Value>) -> Result<Vec<QueryItem>> {
         parse_items(reply, |t| {
             t.as_str().map(|s| QueryTopic {

@@ -448,6 +448,23 @@ pub fn run(store: &mut Store, generation: Generation, raw: &[u8]) -> Outcome<Opt
                 .push((path.to_string(), op));
         }
     }
+    // mosaicod binds the wrong values when topic filters follow a sequence metadata filter (its
+    // placeholders are numbered from a shared, stale counter): such queries match nothing there.
+    let seq_meta = q
+        .get("sequence")
+        .and_then(|s| s.get("user_metadata"))
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.is_empty());
+    let topic_filter = q.get("topic").and_then(Value::as_object).is_some_and(|t| {
+        t.iter().any(|(k, v)| match k.as_str() {
+            "user_metadata" => v.as_object().is_some_and(|m| !m.is_empty()),
+            "name" | "ontology_tag" | "serialization_format" | "created_timestamp" => true,
+            _ => false,
+        })
+    });
+    if generation == Generation::Legacy && seq_meta && topic_filter {
+        return Ok(Some(json!({"items": []})));
+    }
     let candidates: Vec<&Topic> = store
         .topics
         .values()

@@ -1,0 +1,282 @@
+//! The admin CLI, run as a process against a server: ls, info, cat, rm, query, cp (also to a
+//! second server), with exit codes and messages a user sees.
+
+mod common;
+
+use std::process::Output;
+
+use common::*;
+use mosaico_bridge::{Generation, MosaicoClient, OnError, TopicOptions};
+use serde_json::{json, Value};
+
+async fn run(server: &str, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+        .env_remove("MOSAICO_SERVER")
+        .args(["--server", server])
+        .args(args)
+        .output()
+        .await
+        .unwrap()
+}
+
+async fn ok(server: &str, args: &[&str]) -> String {
+    let out = run(server, args).await;
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A finalized sequence with an IMU and a camera topic.
+async fn recorded(c: &MosaicoClient, name: &str) {
+    let seq = c
+        .sequence_create(name, json!({"robot": "r2", "site": "lab"}), OnError::Delete)
+        .await
+        .unwrap();
+    let imu = seq
+        .topic_create(
+            "/imu",
+            TopicOptions::new(tag(c, "IMU")).metadata(json!({"rate_hz": 100})),
+        )
+        .await
+        .unwrap();
+    imu.push_batch(batch(&schema(c, "IMU"), &imu_rows(100, 1_000)))
+        .await
+        .unwrap();
+    let cam = seq
+        .topic_create("/camera/image_raw", TopicOptions::new(tag(c, "Image")))
+        .await
+        .unwrap();
+    cam.push_batch(batch(&schema(c, "Image"), &image_rows(3, 10_000, 32, 24)))
+        .await
+        .unwrap();
+    seq.finalize().await.unwrap();
+}
+
+#[tokio::test]
+async fn ls_info_cat_query() {
+    each_generation(|h| async move {
+        let c = h.client().await;
+        let name = unique("cli");
+        recorded(&c, &name).await;
+        let s = h.address();
+
+        let ls: Vec<Value> = serde_json::from_str(&ok(&s, &["ls", "--json"]).await).unwrap();
+        let me = ls
+            .iter()
+            .find(|r| r["name"] == name.as_str())
+            .expect("listed");
+        assert_eq!(
+            (me["locked"].as_bool(), me["topics"].as_u64()),
+            (Some(true), Some(2))
+        );
+        assert!(me["total_size_bytes"].as_u64().unwrap() > 0);
+        assert!(ok(&s, &["ls"])
+            .await
+            .lines()
+            .any(|l| l.starts_with(&name) && l.contains("finalized")));
+
+        let info: Value = serde_json::from_str(&ok(&s, &["info", &name, "--json"]).await).unwrap();
+        assert_eq!(info["user_metadata"]["site"], "lab");
+        let imu = info["topic_details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["topic"] == "/imu")
+            .unwrap();
+        assert_eq!(imu["ontology_tag"], tag(&c, "IMU"));
+        assert_eq!(imu["user_metadata"]["rate_hz"], 100);
+        let text = ok(&s, &["info", &format!("{name}/camera/image_raw")]).await;
+        assert!(
+            text.contains(&tag(&c, "Image")) && text.contains("finalized"),
+            "{text}"
+        );
+
+        let lines: Vec<Value> = ok(
+            &s,
+            &[
+                "cat",
+                &format!("{name}/imu"),
+                "--since",
+                &(T0 + 10_000).to_string(),
+                "--until",
+                &(T0 + 15_000).to_string(),
+            ],
+        )
+        .await
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[0]["timestamp_ns"], T0 + 10_000);
+        assert_eq!(lines[0]["acceleration"]["x"], 5.0);
+        let img: Value = serde_json::from_str(
+            ok(
+                &s,
+                &["cat", &format!("{name}/camera/image_raw"), "--limit", "1"],
+            )
+            .await
+            .trim(),
+        )
+        .unwrap();
+        assert_eq!(img["data"]["len"], 32 * 24 * 3);
+        assert_eq!(img["data"]["sha256"].as_str().unwrap().len(), 64);
+        let raw: Value = serde_json::from_str(
+            ok(
+                &s,
+                &[
+                    "cat",
+                    &format!("{name}/camera/image_raw"),
+                    "--limit",
+                    "1",
+                    "--binary",
+                ],
+            )
+            .await
+            .trim(),
+        )
+        .unwrap();
+        assert_eq!(
+            raw["data"].as_str().unwrap().len(),
+            (32 * 24 * 3usize).div_ceil(3) * 4,
+            "base64"
+        );
+
+        let q: Value = serde_json::from_str(
+            &ok(
+                &s,
+                &[
+                    "query",
+                    "--seq-meta",
+                    "robot=r2",
+                    "--tag",
+                    &tag(&c, "IMU"),
+                    "--output",
+                    "json",
+                ],
+            )
+            .await,
+        )
+        .unwrap();
+        let hit = q
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["sequence"] == name.as_str())
+            .expect("query finds it");
+        assert_eq!(hit["topics"][0]["locator"], format!("{name}/imu"));
+        let field = format!("{}.acceleration.x=>40", tag(&c, "IMU"));
+        assert!(ok(&s, &["query", "--field", &field]).await.contains(&name));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rm_deletes_unfinalized_and_refuses_finalized() {
+    each_generation(|h| async move {
+        let c = h.client().await;
+        let s = h.address();
+        let done = unique("cli_done");
+        recorded(&c, &done).await;
+        let out = run(&s, &["rm", &done]).await;
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("finalized") && err.contains("nothing was deleted"),
+            "{err}"
+        );
+
+        let open = unique("cli_open");
+        let w = c
+            .sequence_create(&open, json!({}), OnError::Report)
+            .await
+            .unwrap();
+        if h.generation == Generation::Legacy {
+            // On legacy a created, unfinalized sequence can be removed by name.
+            ok(&s, &["rm", &open]).await;
+            assert!(!ok(&s, &["ls"]).await.contains(&open));
+        } else {
+            ok(&s, &["rm", &open]).await;
+        }
+        drop(w);
+        let out = run(&s, &["rm", "no_such_sequence_anywhere"]).await;
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+        let out = run(&s, &["rm", "bad/name"]).await;
+        assert!(String::from_utf8_lossy(&out.stderr).contains("invalid name"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cp_within_a_server_and_to_another() {
+    each_generation(|h| async move {
+        let c = h.client().await;
+        let s = h.address();
+        let name = unique("cli_src");
+        recorded(&c, &name).await;
+        let copy = format!("{name}_copy");
+        ok(&s, &["cp", &name, &copy]).await;
+        for t in ["imu", "camera/image_raw"] {
+            assert_eq!(
+                ok(&s, &["cat", &format!("{name}/{t}")]).await,
+                ok(&s, &["cat", &format!("{copy}/{t}")]).await,
+                "{t}"
+            );
+        }
+        let info: Value = serde_json::from_str(&ok(&s, &["info", &copy, "--json"]).await).unwrap();
+        assert_eq!(info["user_metadata"]["robot"], "r2");
+        assert_eq!(info["locked"], true, "the copy is finalized");
+
+        // To a second server of the same generation (the fleet's), when we run our own servers.
+        if external().is_none() {
+            let fleet = harness(h.generation).await.unwrap();
+            let fs = fleet.address();
+            let out = run(&s, &["cp", &name, "onboard_run", "--to", &fs]).await;
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                ok(&s, &["cat", &format!("{name}/imu")]).await,
+                ok(&fs, &["cat", "onboard_run/imu"]).await
+            );
+            let again = run(&s, &["cp", &name, "onboard_run", "--to", &fs]).await;
+            assert_eq!(
+                again.status.code(),
+                Some(1),
+                "an existing destination is refused"
+            );
+            assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cp_of_a_missing_sequence_fails_and_leaves_nothing() {
+    each_generation(|h| async move {
+        let s = h.address();
+        let dst = unique("cli_nothing");
+        let out = run(&s, &["cp", &unique("cli_missing"), &dst]).await;
+        assert_eq!(out.status.code(), Some(1));
+        assert!(!ok(&s, &["ls"]).await.contains(&dst));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_that_is_not_there_is_named_in_the_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(&format!("127.0.0.1:{port}"), &["ls", "--timeout", "1"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+}
