@@ -6,6 +6,7 @@ pub mod control;
 pub mod data;
 pub mod error;
 pub mod handlers;
+pub mod import;
 pub mod names;
 pub mod ontology;
 pub mod processing;

@@ -4,6 +4,7 @@ mod cat;
 mod catalog;
 mod copy;
 mod dev_server;
+mod import;
 mod output;
 
 use std::path::PathBuf;
@@ -109,6 +110,8 @@ pub enum Command {
     Query(catalog::QueryArgs),
     /// Copy a sequence, within a server or to another one.
     Cp(copy::CpArgs),
+    /// Import a rosbag2 MCAP bag into a new sequence.
+    Import(import::ImportArgs),
     /// Run the in-memory test server locally (a stand-in for mosaicod, for trying things out).
     DevServer(dev_server::DevServerArgs),
 }
@@ -155,6 +158,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rm(a) => catalog::rm(&conn, a).await,
         Command::Query(a) => catalog::query(&conn, a).await,
         Command::Cp(a) => copy::run(&conn, a).await,
+        Command::Import(a) => import::run(&conn, a).await,
         Command::DevServer(a) => dev_server::run(&conn, a).await,
     }
 }

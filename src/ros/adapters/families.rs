@@ -25,7 +25,7 @@ use crate::ros::msgs::{nav_msgs, nmea_msgs, tf2_msgs, RosMessage};
 use crate::ros::RosError;
 
 /// A family's column builders.
-pub(crate) trait Family: Send + 'static {
+pub(crate) trait Family: Send + Sync + 'static {
     fn finish(&mut self, cols: &mut Columns);
     fn bytes(&self) -> usize {
         0

@@ -121,7 +121,7 @@ pub fn topic_metadata(generation: Generation, info: &RosTopicInfo, user: Value) 
 }
 
 /// The per-type conversion behind an [`Adapter`].
-pub(crate) trait Convert: Send {
+pub(crate) trait Convert: Send + Sync {
     fn push(&mut self, timestamp_ns: i64, cdr: &[u8]) -> Result<(), RosError>;
     fn push_bytes(&mut self, timestamp_ns: i64, cdr: &bytes::Bytes) -> Result<(), RosError> {
         self.push(timestamp_ns, cdr)

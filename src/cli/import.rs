@@ -1,0 +1,161 @@
+//! `import`: a rosbag2 MCAP bag into one sequence, with a progress bar and a per-topic summary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use mosaico_bridge::import::{bag_info, import, ImportOptions};
+use mosaico_bridge::ros::adapters::{AdapterOptions, ImageCompression};
+use mosaico_bridge::{OnError, SerializationFormat};
+use serde_json::Value;
+
+use super::output::{human_bytes, print_json, print_table};
+use super::ConnArgs;
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum ImageArg {
+    None,
+    Png,
+    Jpeg,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The rosbag2 bag (`.mcap`).
+    pub bag: PathBuf,
+    /// Name of the sequence to create.
+    #[arg(long)]
+    pub sequence: String,
+    /// Regexes of the topics to import (whole names); default: all.
+    #[arg(long, num_args = 1.., value_name = "PATTERN")]
+    pub topics: Vec<String>,
+    /// Regexes of topics to leave out.
+    #[arg(long, num_args = 1.., value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Sequence metadata: a JSON object, or a file holding one.
+    #[arg(long, value_name = "JSON|FILE")]
+    pub metadata: Option<String>,
+    /// On failure: delete the partial sequence, or keep what arrived and report the error.
+    #[arg(long, default_value = "report", value_parser = ["delete", "report"])]
+    pub on_error: String,
+    /// Compression of sensor_msgs/Image topics (in the worker pool).
+    #[arg(long, value_enum, default_value = "none")]
+    pub images: ImageArg,
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub jpeg_quality: u8,
+    /// Storage format of image topics (`image`: ZSTD-22 on the legacy server, far slower).
+    #[arg(long, default_value = "default")]
+    pub image_format: SerializationFormat,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn metadata(arg: &Option<String>) -> Result<Value> {
+    let Some(m) = arg else { return Ok(Value::Object(Default::default())) };
+    let text = if m.trim_start().starts_with('{') {
+        m.clone()
+    } else {
+        std::fs::read_to_string(m).with_context(|| format!("--metadata: `{m}` is neither a JSON object nor a readable file"))?
+    };
+    let v: Value = serde_json::from_str(&text).context("--metadata is not valid JSON")?;
+    if !v.is_object() {
+        bail!("--metadata must be a JSON object");
+    }
+    Ok(v)
+}
+
+pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
+    let meta = metadata(&args.metadata)?;
+    let info = bag_info(&args.bag)?;
+    let client = conn.connect().await?;
+    let bar = match info.messages {
+        Some(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template("{spinner} importing [{bar:30}] {human_pos}/{human_len} msgs ({per_sec}, eta {eta})")
+                .expect("static template")
+                .progress_chars("=> "),
+        ),
+        None => ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} importing {human_pos} msgs ({per_sec})").expect("static template")),
+    };
+    let opts = ImportOptions {
+        bag: args.bag.clone(),
+        sequence: args.sequence.clone(),
+        topics: args.topics,
+        exclude: args.exclude,
+        metadata: meta,
+        on_error: args.on_error.parse::<OnError>().map_err(anyhow::Error::msg)?,
+        adapters: AdapterOptions {
+            image: match args.images {
+                ImageArg::None => ImageCompression::Raw,
+                ImageArg::Png => ImageCompression::Png,
+                ImageArg::Jpeg => ImageCompression::Jpeg { quality: args.jpeg_quality },
+            },
+            image_format: args.image_format,
+        },
+    };
+    let b = bar.clone();
+    let started = std::time::Instant::now();
+    let report = tokio::select! {
+        r = import(&client, opts, move |n| b.set_position(n)) => r,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted: the sequence's error policy was applied"),
+    };
+    bar.finish_and_clear();
+    let report = report.with_context(|| format!("importing {} into `{}`", args.bag.display(), args.sequence))?;
+    let took = started.elapsed().as_secs_f64();
+    if args.json {
+        print_json(&report)?;
+    }
+    let rows: Vec<Vec<String>> = report
+        .topics
+        .iter()
+        .map(|t| {
+            let mut notes = Vec::new();
+            if t.raw {
+                notes.push("raw CDR".to_string());
+            }
+            if t.malformed > 0 {
+                notes.push(format!("{} malformed ({})", t.malformed, t.last_malformed.as_deref().unwrap_or("")));
+            }
+            if t.too_large > 0 {
+                notes.push(format!("{} too large", t.too_large));
+            }
+            if let Some(s) = t.skipped() {
+                notes.push(format!("skipped: {s}"));
+            }
+            vec![
+                t.topic.clone(),
+                t.ros_type.clone(),
+                t.tag.clone().unwrap_or_else(|| "-".into()),
+                t.received.to_string(),
+                t.written.to_string(),
+                human_bytes(t.bytes),
+                notes.join("; "),
+            ]
+        })
+        .collect();
+    let table = |rows: &[Vec<String>]| -> Result<()> {
+        if args.json {
+            return Ok(()); // stdout holds the JSON
+        }
+        print_table(&["TOPIC", "ROS TYPE", "TAG", "MESSAGES", "WRITTEN", "BYTES", "NOTES"], rows)?;
+        Ok(())
+    };
+    table(&rows)?;
+    for t in &report.filtered_out {
+        eprintln!("  {t}: left out by --topics/--exclude");
+    }
+    let (msgs, bytes): (u64, u64) = report.topics.iter().fold((0, 0), |(m, b), t| (m + t.received, b + t.bytes));
+    eprintln!(
+        "imported {} into `{}`: {} messages, {} in {:.1} s ({:.0} msgs/s, {}/s)",
+        args.bag.display(),
+        report.sequence,
+        msgs,
+        human_bytes(bytes),
+        took,
+        msgs as f64 / took,
+        human_bytes((bytes as f64 / took) as u64)
+    );
+    Ok(ExitCode::SUCCESS)
+}
