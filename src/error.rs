@@ -84,6 +84,9 @@ pub enum Error {
     #[error("configuration error: {0}")]
     Config(String),
 
+    #[error("ROS: {0}")]
+    Ros(String),
+
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
 

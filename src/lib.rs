@@ -7,6 +7,7 @@ pub mod data;
 pub mod error;
 pub mod handlers;
 pub mod import;
+pub mod transport;
 pub mod names;
 pub mod ontology;
 pub mod processing;

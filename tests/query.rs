@@ -70,13 +70,19 @@ async fn metadata_topic_and_data_filters() {
             user_metadata: vec![("robot".into(), Op::Eq(json!("r2")))],
             ..Default::default()
         });
-        assert_eq!(names(&mine(c.query(&by_robot).await.unwrap())), [b.clone()]);
+        assert_eq!(
+            names(&mine(c.query(&by_robot).await.unwrap())),
+            std::slice::from_ref(&b)
+        );
 
         let by_speed = Query::new().sequence(SequenceFilter {
             user_metadata: vec![("mission.speed".into(), Op::Lt(json!(5)))],
             ..Default::default()
         });
-        assert_eq!(names(&mine(c.query(&by_speed).await.unwrap())), [a.clone()]);
+        assert_eq!(
+            names(&mine(c.query(&by_speed).await.unwrap())),
+            std::slice::from_ref(&a)
+        );
 
         let imu_tag = tag(&c, "IMU");
         let by_tag = Query::new().topic(TopicFilter {
@@ -101,7 +107,10 @@ async fn metadata_topic_and_data_filters() {
 
         // Data: only b's accelerations exceed 50.
         let fast = Query::new().ontology(format!("{imu_tag}.acceleration.x"), Op::Gt(json!(50.0)));
-        assert_eq!(names(&mine(c.query(&fast).await.unwrap())), [b.clone()]);
+        assert_eq!(
+            names(&mine(c.query(&fast).await.unwrap())),
+            std::slice::from_ref(&b)
+        );
         let both = Query::new()
             .sequence(SequenceFilter {
                 user_metadata: vec![("robot".into(), Op::Eq(json!("r1")))],
@@ -111,7 +120,10 @@ async fn metadata_topic_and_data_filters() {
                 format!("{imu_tag}.acceleration.x"),
                 Op::Between(json!(1.0), json!(2.0)),
             );
-        assert_eq!(names(&mine(c.query(&both).await.unwrap())), [a.clone()]);
+        assert_eq!(
+            names(&mine(c.query(&both).await.unwrap())),
+            std::slice::from_ref(&a)
+        );
     })
     .await;
 }

@@ -27,7 +27,7 @@ pub async fn run(conn: &ConnArgs, args: DevServerArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let config = ServerConfig {
-        generation: generation,
+        generation,
         api_key: conn.api_key.clone(),
         ..Default::default()
     };

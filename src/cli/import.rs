@@ -54,11 +54,15 @@ pub struct ImportArgs {
 }
 
 fn metadata(arg: &Option<String>) -> Result<Value> {
-    let Some(m) = arg else { return Ok(Value::Object(Default::default())) };
+    let Some(m) = arg else {
+        return Ok(Value::Object(Default::default()));
+    };
     let text = if m.trim_start().starts_with('{') {
         m.clone()
     } else {
-        std::fs::read_to_string(m).with_context(|| format!("--metadata: `{m}` is neither a JSON object nor a readable file"))?
+        std::fs::read_to_string(m).with_context(|| {
+            format!("--metadata: `{m}` is neither a JSON object nor a readable file")
+        })?
     };
     let v: Value = serde_json::from_str(&text).context("--metadata is not valid JSON")?;
     if !v.is_object() {
@@ -85,12 +89,17 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
         topics: args.topics,
         exclude: args.exclude,
         metadata: meta,
-        on_error: args.on_error.parse::<OnError>().map_err(anyhow::Error::msg)?,
+        on_error: args
+            .on_error
+            .parse::<OnError>()
+            .map_err(anyhow::Error::msg)?,
         adapters: AdapterOptions {
             image: match args.images {
                 ImageArg::None => ImageCompression::Raw,
                 ImageArg::Png => ImageCompression::Png,
-                ImageArg::Jpeg => ImageCompression::Jpeg { quality: args.jpeg_quality },
+                ImageArg::Jpeg => ImageCompression::Jpeg {
+                    quality: args.jpeg_quality,
+                },
             },
             image_format: args.image_format,
         },
@@ -102,7 +111,8 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
         _ = tokio::signal::ctrl_c() => bail!("interrupted: the sequence's error policy was applied"),
     };
     bar.finish_and_clear();
-    let report = report.with_context(|| format!("importing {} into `{}`", args.bag.display(), args.sequence))?;
+    let report = report
+        .with_context(|| format!("importing {} into `{}`", args.bag.display(), args.sequence))?;
     let took = started.elapsed().as_secs_f64();
     if args.json {
         print_json(&report)?;
@@ -116,7 +126,11 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
                 notes.push("raw CDR".to_string());
             }
             if t.malformed > 0 {
-                notes.push(format!("{} malformed ({})", t.malformed, t.last_malformed.as_deref().unwrap_or("")));
+                notes.push(format!(
+                    "{} malformed ({})",
+                    t.malformed,
+                    t.last_malformed.as_deref().unwrap_or("")
+                ));
             }
             if t.too_large > 0 {
                 notes.push(format!("{} too large", t.too_large));
@@ -139,14 +153,22 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
         if args.json {
             return Ok(()); // stdout holds the JSON
         }
-        print_table(&["TOPIC", "ROS TYPE", "TAG", "MESSAGES", "WRITTEN", "BYTES", "NOTES"], rows)?;
+        print_table(
+            &[
+                "TOPIC", "ROS TYPE", "TAG", "MESSAGES", "WRITTEN", "BYTES", "NOTES",
+            ],
+            rows,
+        )?;
         Ok(())
     };
     table(&rows)?;
     for t in &report.filtered_out {
         eprintln!("  {t}: left out by --topics/--exclude");
     }
-    let (msgs, bytes): (u64, u64) = report.topics.iter().fold((0, 0), |(m, b), t| (m + t.received, b + t.bytes));
+    let (msgs, bytes): (u64, u64) = report
+        .topics
+        .iter()
+        .fold((0, 0), |(m, b), t| (m + t.received, b + t.bytes));
     eprintln!(
         "imported {} into `{}`: {} messages, {} in {:.1} s ({:.0} msgs/s, {}/s)",
         args.bag.display(),

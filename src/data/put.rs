@@ -110,7 +110,7 @@ impl Upload {
                     let mut replies = client
                         .do_put(request)
                         .await
-                        .map_err(|s| Error::from_status(&s, "do_put", &String::new()))?
+                        .map_err(|s| Error::from_status(&s, "do_put", ""))?
                         .into_inner();
                     while replies.message().await.map_err(|s| Error::from_status(&s, "do_put", ""))?.is_some() {}
                     Ok::<(), Error>(())

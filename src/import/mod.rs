@@ -54,24 +54,34 @@ pub struct BagInfo {
 
 fn anchored(list: &[String], what: &str) -> Result<Vec<Regex>> {
     list.iter()
-        .map(|p| Regex::new(&format!("^(?:{p})$")).map_err(|e| Error::Config(format!("{what} pattern `{p}`: {e}"))))
+        .map(|p| {
+            Regex::new(&format!("^(?:{p})$"))
+                .map_err(|e| Error::Config(format!("{what} pattern `{p}`: {e}")))
+        })
         .collect()
 }
 
 fn map_bag(path: &Path) -> Result<memmap2::Mmap> {
-    let f = std::fs::File::open(path).map_err(|e| Error::Config(format!("cannot open bag {}: {e}", path.display())))?;
+    let f = std::fs::File::open(path)
+        .map_err(|e| Error::Config(format!("cannot open bag {}: {e}", path.display())))?;
     // SAFETY: the map is read-only and the bag is not expected to change while it is imported.
-    unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::Config(format!("cannot map bag {}: {e}", path.display())))
+    unsafe { memmap2::Mmap::map(&f) }
+        .map_err(|e| Error::Config(format!("cannot map bag {}: {e}", path.display())))
 }
 
 fn bad_bag(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Config(format!("{} is not a readable MCAP bag: {e}", path.display()))
+    Error::Config(format!(
+        "{} is not a readable MCAP bag: {e}",
+        path.display()
+    ))
 }
 
 pub fn bag_info(path: &Path) -> Result<BagInfo> {
     let map = map_bag(path)?;
     let summary = mcap::read::Summary::read(&map).map_err(|e| bad_bag(path, e))?;
-    Ok(BagInfo { messages: summary.and_then(|s| s.stats).map(|s| s.message_count) })
+    Ok(BagInfo {
+        messages: summary.and_then(|s| s.stats).map(|s| s.message_count),
+    })
 }
 
 struct TopicTask {
@@ -80,16 +90,25 @@ struct TopicTask {
 }
 
 /// Imports the bag; `progress(messages_read)` is called as the reader goes.
-pub async fn import(client: &MosaicoClient, opts: ImportOptions, progress: impl Fn(u64) + Send + Sync + 'static) -> Result<ImportReport> {
+pub async fn import(
+    client: &MosaicoClient,
+    opts: ImportOptions,
+    progress: impl Fn(u64) + Send + Sync + 'static,
+) -> Result<ImportReport> {
     let include = anchored(&opts.topics, "--topics")?;
     let exclude = anchored(&opts.exclude, "--exclude")?;
     let map = Arc::new(map_bag(&opts.bag)?);
     mcap::MessageStream::new(&map).map_err(|e| bad_bag(&opts.bag, e))?;
-    let writer = Arc::new(client.sequence_create(&opts.sequence, opts.metadata.clone(), opts.on_error).await?);
+    let writer = Arc::new(
+        client
+            .sequence_create(&opts.sequence, opts.metadata.clone(), opts.on_error)
+            .await?,
+    );
     info!(bag = %opts.bag.display(), sequence = %opts.sequence, "import started");
 
     // The reader runs on a blocking thread and hands each topic's chunks to that topic's task.
-    let (spawn_tx, mut spawn_rx) = mpsc::unbounded_channel::<(String, RosTopicInfo, mpsc::Receiver<Chunk>)>();
+    let (spawn_tx, mut spawn_rx) =
+        mpsc::unbounded_channel::<(String, RosTopicInfo, mpsc::Receiver<Chunk>)>();
     let reader = {
         let map = map.clone();
         let path = opts.bag.clone();
@@ -97,11 +116,14 @@ pub async fn import(client: &MosaicoClient, opts: ImportOptions, progress: impl 
             let mut tasks: HashMap<u16, Option<TopicTask>> = HashMap::new();
             let mut filtered = Vec::new();
             let mut read = 0u64;
-            let keep = |t: &str| (include.is_empty() || include.iter().any(|r| r.is_match(t))) && !exclude.iter().any(|r| r.is_match(t));
+            let keep = |t: &str| {
+                (include.is_empty() || include.iter().any(|r| r.is_match(t)))
+                    && !exclude.iter().any(|r| r.is_match(t))
+            };
             for m in mcap::MessageStream::new(&map).map_err(|e| bad_bag(&path, e))? {
                 let m = m.map_err(|e| bad_bag(&path, e))?;
                 read += 1;
-                if read % 4096 == 0 {
+                if read.is_multiple_of(4096) {
                     progress(read);
                 }
                 let task = tasks.entry(m.channel.id).or_insert_with(|| {
@@ -117,14 +139,22 @@ pub async fn import(client: &MosaicoClient, opts: ImportOptions, progress: impl 
                         definition: schema
                             .filter(|s| s.encoding == "ros2msg")
                             .map(|s| String::from_utf8_lossy(&s.data).into_owned()),
-                        qos: m.channel.metadata.get("offered_qos_profiles").map(|q| Value::String(q.clone())),
+                        qos: m
+                            .channel
+                            .metadata
+                            .get("offered_qos_profiles")
+                            .map(|q| Value::String(q.clone())),
                     };
                     let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
                     spawn_tx.send((topic, info, rx)).ok()?;
-                    Some(TopicTask { tx, pending: Chunk::default() })
+                    Some(TopicTask {
+                        tx,
+                        pending: Chunk::default(),
+                    })
                 });
                 let Some(t) = task else { continue };
-                t.pending.push(m.log_time as i64, Bytes::copy_from_slice(&m.data));
+                t.pending
+                    .push(m.log_time as i64, Bytes::copy_from_slice(&m.data));
                 if t.pending.bytes >= CHUNK_BYTES || t.pending.len() >= CHUNK_MESSAGES {
                     let chunk = std::mem::take(&mut t.pending);
                     if t.tx.blocking_send(chunk).is_err() {
@@ -180,24 +210,46 @@ pub async fn import(client: &MosaicoClient, opts: ImportOptions, progress: impl 
     }
     let mut topics = Vec::new();
     for h in handles {
-        topics.push(h.await.map_err(|e| Error::Closed(format!("topic task: {e}")))?);
+        topics.push(
+            h.await
+                .map_err(|e| Error::Closed(format!("topic task: {e}")))?,
+        );
     }
     topics.sort_by(|a, b| a.topic.cmp(&b.topic));
-    let failed: Vec<String> = topics.iter().filter_map(|t| t.error.as_ref().map(|e| format!("{}: {e}", t.topic))).collect();
+    let failed: Vec<String> = topics
+        .iter()
+        .filter_map(|t| t.error.as_ref().map(|e| format!("{}: {e}", t.topic)))
+        .collect();
     if !failed.is_empty() {
-        let msg = format!("import of {} failed: {}", opts.bag.display(), failed.join("; "));
+        let msg = format!(
+            "import of {} failed: {}",
+            opts.bag.display(),
+            failed.join("; ")
+        );
         writer.fail(&msg).await?;
-        return Err(Error::Upload { topic: "(several)".into(), message: msg });
+        return Err(Error::Upload {
+            topic: "(several)".into(),
+            message: msg,
+        });
     }
     let summary = writer.finalize().await?;
     // The writer's own counts are the authority for rows refused as too large.
-    let too_large: BTreeMap<String, u64> = summary.topics.iter().map(|t| (t.topic.clone(), t.dropped_too_large)).collect();
+    let too_large: BTreeMap<String, u64> = summary
+        .topics
+        .iter()
+        .map(|t| (t.topic.clone(), t.dropped_too_large))
+        .collect();
     for t in &mut topics {
         if let Some(n) = too_large.get(&crate::names::display_topic(&t.topic)) {
             t.too_large = *n;
         }
     }
-    Ok(ImportReport { sequence: opts.sequence, topics, filtered_out, summary })
+    Ok(ImportReport {
+        sequence: opts.sequence,
+        topics,
+        filtered_out,
+        summary,
+    })
 }
 
 async fn fail(writer: &SequenceWriter, e: Error) -> Result<ImportReport> {

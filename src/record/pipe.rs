@@ -78,7 +78,11 @@ impl TopicReport {
 /// Where a topic's batches go: the current sequence writer, asked for a topic writer lazily.
 #[async_trait::async_trait]
 pub trait TopicSink: Send {
-    async fn writer(&mut self, adapter: &Adapter, info: &RosTopicInfo) -> crate::Result<TopicWriter>;
+    async fn writer(
+        &mut self,
+        adapter: &Adapter,
+        info: &RosTopicInfo,
+    ) -> crate::Result<TopicWriter>;
 }
 
 /// A topic of one fixed sequence writer (the importer's case).
@@ -91,17 +95,32 @@ pub struct SequenceSink {
 
 impl SequenceSink {
     pub fn new(sequence: Arc<SequenceWriter>, name: &str, user_metadata: Value) -> Self {
-        SequenceSink { sequence, name: name.to_string(), user_metadata, writer: None }
+        SequenceSink {
+            sequence,
+            name: name.to_string(),
+            user_metadata,
+            writer: None,
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl TopicSink for SequenceSink {
-    async fn writer(&mut self, adapter: &Adapter, info: &RosTopicInfo) -> crate::Result<TopicWriter> {
+    async fn writer(
+        &mut self,
+        adapter: &Adapter,
+        info: &RosTopicInfo,
+    ) -> crate::Result<TopicWriter> {
         if let Some(w) = &self.writer {
             return Ok(w.clone());
         }
-        let w = self.sequence.topic_create(&self.name, adapter.topic_options(info, self.user_metadata.clone())).await?;
+        let w = self
+            .sequence
+            .topic_create(
+                &self.name,
+                adapter.topic_options(info, self.user_metadata.clone()),
+            )
+            .await?;
         self.writer = Some(w.clone());
         Ok(w)
     }

@@ -329,8 +329,10 @@ mod tests {
 
     #[test]
     fn names_and_metadata_come_from_the_config() {
-        let mut cfg = RecordConfig::default();
-        cfg.robot_name = "r2".into();
+        let mut cfg = RecordConfig {
+            robot_name: "r2".into(),
+            ..Default::default()
+        };
         cfg.sequence.metadata.insert("site".into(), json!("lab"));
         let at = DateTime::parse_from_rfc3339("2026-11-22T18:30:12Z")
             .unwrap()

@@ -211,8 +211,11 @@ fn path_name(d: &FlightDescriptor) -> Result<String, Status> {
     }
 }
 
+/// A time window `[start, end)` in ns; either bound may be open.
+type Window = (Option<i64>, Option<i64>);
+
 /// `{"resource_locator", "timestamp_ns_start"?, "timestamp_ns_end"?}`.
-fn cmd_locator(d: &FlightDescriptor) -> Result<(String, (Option<i64>, Option<i64>), bool), Status> {
+fn cmd_locator(d: &FlightDescriptor) -> Result<(String, Window, bool), Status> {
     if d.r#type() != DescriptorType::Cmd {
         return Err(Status::internal("unsupported descriptor type"));
     }

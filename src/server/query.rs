@@ -235,9 +235,12 @@ fn allowed(op: &Op, field: Field, generation: Generation, name: &str) -> Outcome
     Ok(())
 }
 
+/// Reads the value a clause tests from a (sequence, topic) pair.
+type Getter = Box<dyn Fn(&Sequence, &Topic) -> Option<Value>>;
+
 /// One catalogue clause: which value of a (sequence, topic) pair it tests.
 struct Clause {
-    get: Box<dyn Fn(&Sequence, &Topic) -> Option<Value>>,
+    get: Getter,
     op: Op,
 }
 
@@ -290,7 +293,7 @@ fn section(
         let op = Op::parse(v, generation)?;
         dies_on_empty_in(&op, generation, store)?;
         let legacy = generation == Generation::Legacy;
-        let get: Box<dyn Fn(&Sequence, &Topic) -> Option<Value>> = match (k.as_str(), is_topic) {
+        let get: Getter = match (k.as_str(), is_topic) {
             ("name", false) => Box::new(|s, _| Some(json!(s.name))),
             ("name", true) => Box::new(|s, t| {
                 Some(json!(format!(
