@@ -4,6 +4,7 @@
 pub mod config;
 pub mod control;
 pub mod data;
+pub mod demo;
 pub mod error;
 pub mod handlers;
 pub mod import;

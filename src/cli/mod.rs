@@ -3,9 +3,11 @@
 mod cat;
 mod catalog;
 mod copy;
+mod demo;
 mod dev_server;
 mod import;
 mod output;
+mod record;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,9 +37,10 @@ pub struct Cli {
 /// How to reach the server; shared by every command.
 #[derive(Args, Debug, Clone)]
 pub struct ConnArgs {
-    /// Server address: HOST[:PORT] or grpc[+tls]://HOST[:PORT] (port 6726 by default).
-    #[arg(long, global = true, env = "MOSAICO_SERVER", default_value = DEFAULT_SERVER)]
-    pub server: String,
+    /// Server address: HOST[:PORT] or grpc[+tls]://HOST[:PORT] (port 6726 by default)
+    /// [default: localhost:6726; `record` takes its config's].
+    #[arg(long, global = true, env = "MOSAICO_SERVER")]
+    pub server: Option<String>,
     /// API key sent as `mosaico-api-key-token` (current-generation servers).
     #[arg(long, global = true, env = "MOSAICO_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -81,7 +84,8 @@ impl ConnArgs {
     }
 
     pub async fn connect(&self) -> Result<MosaicoClient> {
-        self.connect_to(&self.server, self.api_key.clone()).await
+        let server = self.server.as_deref().unwrap_or(DEFAULT_SERVER);
+        self.connect_to(server, self.api_key.clone()).await
     }
 
     pub async fn connect_to(&self, server: &str, api_key: Option<String>) -> Result<MosaicoClient> {
@@ -112,6 +116,10 @@ pub enum Command {
     Cp(copy::CpArgs),
     /// Import a rosbag2 MCAP bag into a new sequence.
     Import(import::ImportArgs),
+    /// Record ROS 2 topics into Mosaico (the recorder node), until SIGINT/SIGTERM.
+    Record(record::RecordArgs),
+    /// A synthetic robot (camera, LIDAR, IMU, GPS, TF) recorded into a local dev server, summarised.
+    Demo(demo::DemoArgs),
     /// Run the in-memory test server locally (a stand-in for mosaicod, for trying things out).
     DevServer(dev_server::DevServerArgs),
 }
@@ -160,5 +168,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cp(a) => copy::run(&conn, a).await,
         Command::Import(a) => import::run(&conn, a).await,
         Command::DevServer(a) => dev_server::run(&conn, a).await,
+        Command::Record(a) => record::run(&conn, a).await,
+        Command::Demo(a) => demo::run(&conn, a).await,
     }
 }

@@ -112,6 +112,24 @@ impl RecordConfig {
         Self::from_yaml(&text, &path.display().to_string())
     }
 
+    /// The configuration as a ROS parameter file (what `record --print-config` shows).
+    pub fn to_ros_yaml(&self) -> Result<String, ConfigError> {
+        let mut params = serde_yaml_ng::Mapping::new();
+        params.insert(
+            "ros__parameters".into(),
+            serde_yaml_ng::to_value(self).map_err(|e| ConfigError::Yaml {
+                origin: "configuration".into(),
+                message: e.to_string(),
+            })?,
+        );
+        let mut doc = serde_yaml_ng::Mapping::new();
+        doc.insert(self.node_name.clone().into(), Yaml::Mapping(params));
+        serde_yaml_ng::to_string(&doc).map_err(|e| ConfigError::Yaml {
+            origin: "configuration".into(),
+            message: e.to_string(),
+        })
+    }
+
     pub fn apply(&mut self, o: Overrides) -> Result<(), ConfigError> {
         if let Some(s) = o.server {
             self.server = s;

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use crate::error::{Error, Result};
 use crate::handlers::{MosaicoClient, OnError, SequenceSummary, SequenceWriter};
-use crate::record::pipe::{run_topic, Chunk, SequenceSink, TopicReport};
+use crate::record::pipe::{run_topic, Chunk, SequenceSink, TopicReport, TopicStats};
 use crate::ros::adapters::{adapter_or_raw, AdapterOptions, RosTopicInfo};
 
 /// A chunk is sent to its topic's task at this many bytes or messages, whichever comes first.
@@ -87,6 +87,7 @@ pub fn bag_info(path: &Path) -> Result<BagInfo> {
 struct TopicTask {
     tx: mpsc::Sender<Chunk>,
     pending: Chunk,
+    stats: Arc<TopicStats>,
 }
 
 /// Imports the bag; `progress(messages_read)` is called as the reader goes.
@@ -108,7 +109,7 @@ pub async fn import(
 
     // The reader runs on a blocking thread and hands each topic's chunks to that topic's task.
     let (spawn_tx, mut spawn_rx) =
-        mpsc::unbounded_channel::<(String, RosTopicInfo, mpsc::Receiver<Chunk>)>();
+        mpsc::unbounded_channel::<(String, RosTopicInfo, mpsc::Receiver<Chunk>, Arc<TopicStats>)>();
     let reader = {
         let map = map.clone();
         let path = opts.bag.clone();
@@ -146,13 +147,16 @@ pub async fn import(
                             .map(|q| Value::String(q.clone())),
                     };
                     let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-                    spawn_tx.send((topic, info, rx)).ok()?;
+                    let stats = Arc::new(TopicStats::default());
+                    spawn_tx.send((topic, info, rx, stats.clone())).ok()?;
                     Some(TopicTask {
                         tx,
                         pending: Chunk::default(),
+                        stats,
                     })
                 });
                 let Some(t) = task else { continue };
+                t.stats.received(m.data.len());
                 t.pending
                     .push(m.log_time as i64, Bytes::copy_from_slice(&m.data));
                 if t.pending.bytes >= CHUNK_BYTES || t.pending.len() >= CHUNK_MESSAGES {
@@ -181,13 +185,13 @@ pub async fn import(
     loop {
         tokio::select! {
             next = spawn_rx.recv() => match next {
-                Some((topic, info, rx)) => {
+                Some((topic, info, rx, stats)) => {
                     let adapter = adapter_or_raw(&info.ros_type, client.generation(), &opts.adapters);
                     if adapter.is_raw() {
                         warn!(%topic, ros_type = %info.ros_type, "no typed mapping: stored as raw CDR");
                     }
                     let sink = SequenceSink::new(writer.clone(), &topic, Value::Object(Default::default()));
-                    handles.push(tokio::spawn(run_topic(client.clone(), topic, info, adapter, sink, rx)));
+                    handles.push(tokio::spawn(run_topic(client.clone(), topic, info, adapter, sink, rx, stats)));
                 }
                 None => break,
             },

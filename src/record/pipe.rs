@@ -2,7 +2,10 @@
 //! adapter in the worker pool, and the batches go to the topic's writer, created on the first batch
 //! (empty topics break readers). Shared by the bag importer and the live recorder.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::record_batch::RecordBatch;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -52,7 +55,9 @@ pub struct TopicReport {
     pub last_malformed: Option<String>,
     /// Messages refused because one row exceeds the server's message limit.
     pub too_large: u64,
-    /// Messages lost after the topic's upload failed.
+    /// Messages dropped by the queue policy before conversion (live recording only).
+    pub dropped: u64,
+    /// Messages lost after the topic's upload failed (or still queued when it did).
     pub lost: u64,
     pub error: Option<String>,
 }
@@ -73,16 +78,85 @@ impl TopicReport {
             _ => "no rows".into(),
         })
     }
+
+    /// Messages received but not written, for whatever reason.
+    pub fn not_written(&self) -> u64 {
+        self.malformed + self.too_large + self.dropped + self.lost
+    }
 }
 
-/// Where a topic's batches go: the current sequence writer, asked for a topic writer lazily.
+/// Live counters of one topic, shared by its source (which counts what it received), the queue
+/// (drops) and the pipe (everything after). Read by diagnostics while the topic runs.
+#[derive(Debug, Default)]
+pub struct TopicStats {
+    pub received: AtomicU64,
+    pub bytes: AtomicU64,
+    pub written: AtomicU64,
+    pub malformed: AtomicU64,
+    pub too_large: AtomicU64,
+    pub dropped: AtomicU64,
+    pub lost: AtomicU64,
+    detail: Mutex<StatsDetail>,
+}
+
+#[derive(Debug, Default)]
+struct StatsDetail {
+    tag: Option<String>,
+    last_malformed: Option<String>,
+    error: Option<String>,
+}
+
+impl TopicStats {
+    pub fn received(&self, bytes: usize) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn error(&self) -> Option<String> {
+        self.detail.lock().expect("stats lock").error.clone()
+    }
+
+    fn set_error(&self, e: String) {
+        self.detail.lock().expect("stats lock").error = Some(e);
+    }
+
+    /// A snapshot as a report.
+    pub fn report(&self, topic: &str, ros_type: &str, raw: bool) -> TopicReport {
+        let d = self.detail.lock().expect("stats lock");
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        TopicReport {
+            topic: topic.to_string(),
+            ros_type: ros_type.to_string(),
+            tag: d.tag.clone(),
+            raw,
+            received: get(&self.received),
+            written: get(&self.written),
+            bytes: get(&self.bytes),
+            malformed: get(&self.malformed),
+            last_malformed: d.last_malformed.clone(),
+            too_large: get(&self.too_large),
+            dropped: get(&self.dropped),
+            lost: get(&self.lost),
+            error: d.error.clone(),
+        }
+    }
+}
+
+/// Where a topic's batches go.
 #[async_trait::async_trait]
 pub trait TopicSink: Send {
-    async fn writer(
+    /// Writes `batch`, creating the topic from the adapter's options on first use; returns the
+    /// ontology tag written.
+    async fn push(
         &mut self,
         adapter: &Adapter,
         info: &RosTopicInfo,
-    ) -> crate::Result<TopicWriter>;
+        batch: RecordBatch,
+    ) -> crate::Result<String>;
 }
 
 /// A topic of one fixed sequence writer (the importer's case).
@@ -106,28 +180,29 @@ impl SequenceSink {
 
 #[async_trait::async_trait]
 impl TopicSink for SequenceSink {
-    async fn writer(
+    async fn push(
         &mut self,
         adapter: &Adapter,
         info: &RosTopicInfo,
-    ) -> crate::Result<TopicWriter> {
-        if let Some(w) = &self.writer {
-            return Ok(w.clone());
-        }
-        let w = self
-            .sequence
-            .topic_create(
-                &self.name,
-                adapter.topic_options(info, self.user_metadata.clone()),
-            )
-            .await?;
-        self.writer = Some(w.clone());
-        Ok(w)
+        batch: RecordBatch,
+    ) -> crate::Result<String> {
+        let w = match &self.writer {
+            Some(w) => w.clone(),
+            None => {
+                let opts = adapter.topic_options(info, self.user_metadata.clone());
+                let w = self.sequence.topic_create(&self.name, opts).await?;
+                self.writer = Some(w.clone());
+                w
+            }
+        };
+        w.push_batch(batch).await?;
+        Ok(w.ontology_tag().to_string())
     }
 }
 
 /// Converts and writes every chunk received until the channel closes; never stops early, so the
 /// producer is never blocked by a failed topic (what arrives after a failure is counted as lost).
+/// The source counts what it received in `stats`; this counts everything after.
 pub async fn run_topic(
     client: MosaicoClient,
     topic: String,
@@ -135,19 +210,13 @@ pub async fn run_topic(
     adapter: Adapter,
     mut sink: impl TopicSink,
     mut rx: mpsc::Receiver<Chunk>,
+    stats: Arc<TopicStats>,
 ) -> TopicReport {
-    let mut report = TopicReport {
-        topic: topic.clone(),
-        ros_type: info.ros_type.clone(),
-        raw: adapter.is_raw(),
-        ..Default::default()
-    };
+    let raw = adapter.is_raw();
     let mut adapter = Some(adapter);
     while let Some(chunk) = rx.recv().await {
-        report.received += chunk.len() as u64;
-        report.bytes += chunk.bytes as u64;
         let Some(mut a) = adapter.take() else {
-            report.lost += chunk.len() as u64;
+            TopicStats::add(&stats.lost, chunk.len() as u64);
             continue;
         };
         let n = chunk.len();
@@ -158,51 +227,48 @@ pub async fn run_topic(
         let (a, out) = match job.await {
             Ok(x) => x,
             Err(e) => {
-                report.error = Some(format!("conversion worker failed: {e}"));
-                report.lost += n as u64;
+                stats.set_error(format!("conversion worker failed: {e}"));
+                TopicStats::add(&stats.lost, n as u64);
                 continue;
             }
         };
-        for (_, e) in &out.errors {
-            report.malformed += 1;
-            report.last_malformed = Some(e.to_string());
-        }
-        if !out.errors.is_empty() {
+        if let Some((_, e)) = out.errors.last() {
+            TopicStats::add(&stats.malformed, out.errors.len() as u64);
+            stats.detail.lock().expect("stats lock").last_malformed = Some(e.to_string());
             debug!(%topic, malformed = out.errors.len(), "malformed messages skipped");
         }
         let batch = match out.batch {
             Ok(b) => b,
             Err(e) => {
-                report.error = Some(format!("building a batch failed: {e}"));
-                report.lost += (n - out.errors.len()) as u64;
+                stats.set_error(format!("building a batch failed: {e}"));
+                TopicStats::add(&stats.lost, (n - out.errors.len()) as u64);
                 continue;
             }
         };
         if batch.num_rows() > 0 {
             let rows = batch.num_rows() as u64;
-            let pushed = match sink.writer(&a, &info).await {
-                Ok(w) => {
-                    report.tag = Some(w.ontology_tag().to_string());
-                    w.push_batch(batch).await
+            match sink.push(&a, &info, batch).await {
+                Ok(tag) => {
+                    TopicStats::add(&stats.written, rows);
+                    let mut d = stats.detail.lock().expect("stats lock");
+                    if d.tag.is_none() {
+                        d.tag = Some(tag);
+                    }
                 }
-                Err(e) => Err(e),
-            };
-            match pushed {
-                Ok(()) => report.written += rows,
                 Err(Error::RecordTooLarge { .. }) => {
                     // Counted by the writer (and noted on the server); the rest of the batch went.
-                    report.too_large += 1;
-                    report.written += rows.saturating_sub(1);
+                    TopicStats::add(&stats.too_large, 1);
+                    TopicStats::add(&stats.written, rows.saturating_sub(1));
                 }
                 Err(e) => {
                     warn!(%topic, error = %e, "topic upload failed; its further messages are counted as lost");
-                    report.error = Some(e.to_string());
-                    report.lost += rows;
+                    stats.set_error(e.to_string());
+                    TopicStats::add(&stats.lost, rows);
                     continue; // the adapter is not put back: later chunks are lost, and counted
                 }
             }
         }
         adapter = Some(a);
     }
-    report
+    stats.report(&topic, &info.ros_type, raw)
 }

@@ -131,6 +131,15 @@ pub fn recording_metadata(
     Value::Object(m)
 }
 
+/// Where a recording broken by a fault continues once the server is back.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    pub base_name: String,
+    pub session_id: String,
+    pub started_at: DateTime<Utc>,
+    pub part: u32,
+}
+
 /// One recording session, written part by part. Topic writers are created on a topic's first
 /// message: empty topics break readers.
 pub struct Recording {
@@ -188,6 +197,54 @@ impl Recording {
         })
     }
 
+    /// Continues a recording broken by a fault: the next part of the same session.
+    pub async fn resume(
+        client: MosaicoClient,
+        cfg: std::sync::Arc<RecordConfig>,
+        host: &str,
+        from: &Resume,
+    ) -> Result<Self> {
+        let writer = Self::open_part(
+            &client,
+            &cfg,
+            &from.base_name,
+            &from.session_id,
+            host,
+            from.started_at,
+            from.part,
+        )
+        .await?;
+        info!(sequence = %writer.name(), part = from.part, "recording continues after a fault");
+        Ok(Recording {
+            clock: SplitClock::new(&cfg),
+            client,
+            cfg,
+            session_id: from.session_id.clone(),
+            base_name: from.base_name.clone(),
+            host: host.to_string(),
+            started_at: from.started_at,
+            part: from.part,
+            writer,
+            topics: HashMap::new(),
+            finished: Vec::new(),
+        })
+    }
+
+    /// Where a recording broken now would continue.
+    pub fn resume_point(&self) -> Resume {
+        Resume {
+            base_name: self.base_name.clone(),
+            session_id: self.session_id.clone(),
+            started_at: self.started_at,
+            part: self.part + 1,
+        }
+    }
+
+    /// The writer of `ros_topic` in the current part, if it was created.
+    pub fn cached_topic(&self, ros_topic: &str) -> Option<TopicWriter> {
+        self.topics.get(ros_topic).cloned()
+    }
+
     async fn open_part(
         client: &MosaicoClient,
         cfg: &RecordConfig,
@@ -201,9 +258,18 @@ impl Recording {
         let meta = recording_metadata(cfg, session_id, host, at, part);
         let opts = writer_options(cfg);
         if part > 1 && client.generation() == Generation::Current {
-            client
+            match client
                 .sequence_update(&naming.sequence, cfg.on_error, opts)
                 .await
+            {
+                // The earlier parts were discarded (policy delete): the sequence starts anew.
+                Err(Error::NotFound { .. }) => {
+                    client
+                        .sequence_create_with(&naming.sequence, meta, cfg.on_error, opts)
+                        .await
+                }
+                other => other,
+            }
         } else {
             client
                 .sequence_create_with(&naming.sequence, meta, cfg.on_error, opts)
@@ -277,7 +343,8 @@ impl Recording {
     }
 
     /// A fault: applies the error policy to the current part (earlier parts are already final) and
-    /// returns what the current part had written, for the loss report.
+    /// returns the writer's state, what each topic of the current part finally committed (its
+    /// `error` set when it did not), and the earlier parts.
     pub async fn fail(
         self,
         reason: &str,
@@ -286,7 +353,6 @@ impl Recording {
         SequenceSummary,
         Vec<PartSummary>,
     ) {
-        let summary = self.writer.summary().await;
         let state = match self.writer.fail(reason).await {
             Ok(s) => s,
             Err(e) => {
@@ -294,7 +360,13 @@ impl Recording {
                 self.writer.state().await
             }
         };
+        let summary = self.writer.summary().await;
         (state, summary, self.finished)
+    }
+
+    /// The topic-name suffix of the current part (`""` or `__partN`).
+    pub fn topic_suffix(&self) -> String {
+        part_naming(self.client.generation(), &self.base_name, self.part).topic_suffix
     }
 
     /// The part number the *next* recording after a fault would continue with.

@@ -88,6 +88,7 @@ macro_rules! ros_message {
 }
 
 pub mod builtin_interfaces;
+pub mod diagnostic_msgs;
 pub mod geometry_msgs;
 pub mod nav_msgs;
 pub mod nmea_msgs;

@@ -1,0 +1,147 @@
+//! `record`: the recorder node. Settings come from the config file (ROS parameter YAML), then the
+//! flags, then the `--ros-args` that `ros2 run` / `ros2 launch` append (`-r __ns:=`, `-r __node:=`,
+//! `-r from:=to`, `--params-file`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use mosaico_bridge::config::{Overrides, RecordConfig};
+use mosaico_bridge::record::node::signals;
+use mosaico_bridge::record::RecorderNode;
+use mosaico_bridge::transport;
+use mosaico_bridge::OnError;
+
+use super::output::print_json;
+use super::ConnArgs;
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// Recorder parameters (ROS parameter YAML, see config/record.yaml); default: built-in defaults.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A fixed sequence name instead of the template (one session).
+    #[arg(long)]
+    pub sequence: Option<String>,
+    /// Record exactly these topics (instead of the config's selection).
+    #[arg(long, num_args = 1.., value_name = "TOPIC")]
+    pub topics: Vec<String>,
+    /// Regexes of topics never recorded (added to the config's).
+    #[arg(long, num_args = 1.., value_name = "REGEX")]
+    pub exclude: Vec<String>,
+    /// On a fault: delete the session, or keep what arrived and report the error.
+    #[arg(long, value_name = "POLICY")]
+    pub on_error: Option<OnError>,
+    /// Print the effective configuration (YAML) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// At exit, print the sessions' reports as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// ROS arguments appended by `ros2 run` / `ros2 launch`.
+    #[arg(long = "ros-args", num_args = 0.., allow_hyphen_values = true, value_name = "ARGS")]
+    pub ros_args: Vec<String>,
+}
+
+/// What `--ros-args` asked for.
+#[derive(Debug, Default, PartialEq)]
+struct RosArgs {
+    namespace: Option<String>,
+    node: Option<String>,
+    params_file: Option<PathBuf>,
+    remaps: Vec<(String, String)>,
+}
+
+fn parse_ros_args(args: &[String]) -> Result<RosArgs> {
+    let mut out = RosArgs::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-r" | "--remap" => {
+                let rule = it.next().context("--ros-args: -r needs FROM:=TO")?;
+                let (from, to) = rule
+                    .split_once(":=")
+                    .with_context(|| format!("--ros-args: remap `{rule}` is not FROM:=TO"))?;
+                match from {
+                    "__ns" => out.namespace = Some(to.to_string()),
+                    "__node" | "__name" => out.node = Some(to.to_string()),
+                    _ => out.remaps.push((from.to_string(), to.to_string())),
+                }
+            }
+            "--params-file" => {
+                out.params_file = Some(it.next().context("--params-file needs a FILE")?.into());
+            }
+            "-p" | "--param" => bail!(
+                "--ros-args -p is not supported: put parameters in the params file (config/record.yaml)"
+            ),
+            "--log-level" => {
+                it.next();
+                tracing::warn!("--log-level is ignored: set RUST_LOG instead");
+            }
+            "--ros-args" | "--" => {}
+            other => bail!("--ros-args: unsupported argument `{other}`"),
+        }
+    }
+    Ok(out)
+}
+
+pub async fn run(conn: &ConnArgs, a: RecordArgs) -> Result<ExitCode> {
+    let ros = parse_ros_args(&a.ros_args)?;
+    let file = a.config.clone().or(ros.params_file.clone());
+    let mut cfg = match &file {
+        Some(p) => RecordConfig::load(p)?,
+        None => RecordConfig::default(),
+    };
+    cfg.apply(Overrides {
+        server: conn.server.clone(),
+        api_key: conn.api_key.clone(),
+        sequence: a.sequence.clone(),
+        topics: a.topics.clone(),
+        exclude: a.exclude.clone(),
+        on_error: a.on_error,
+    })?;
+    if let Some(ns) = ros.namespace {
+        cfg.namespace = ns;
+    }
+    if let Some(n) = ros.node {
+        cfg.node_name = n;
+    }
+    if a.print_config {
+        print!("{}", cfg.to_ros_yaml()?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let t = transport::open(cfg.backend, &cfg.namespace, &cfg.node_name)
+        .with_context(|| "cannot join the ROS graph")?;
+    let node = RecorderNode::new(cfg, Arc::clone(&t))?.with_remaps(ros.remaps);
+    let report = node.run(signals()).await?;
+    if a.json {
+        print_json(&report)?;
+    }
+    Ok(if report.clean_shutdown {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ros_args_from_launch() {
+        let v = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let r = parse_ros_args(&v(
+            "-r __node:=rec -r __ns:=/r1 -r ~/start:=/go --params-file /p.yaml",
+        ))
+        .unwrap();
+        assert_eq!(r.node.as_deref(), Some("rec"));
+        assert_eq!(r.namespace.as_deref(), Some("/r1"));
+        assert_eq!(r.remaps, vec![("~/start".to_string(), "/go".to_string())]);
+        assert_eq!(r.params_file, Some(PathBuf::from("/p.yaml")));
+        assert!(parse_ros_args(&v("-p a:=1")).is_err());
+        assert!(parse_ros_args(&v("-r nonsense")).is_err());
+    }
+}

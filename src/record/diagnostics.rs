@@ -1,0 +1,218 @@
+//! The recorder's status on `/diagnostics` (diagnostic_msgs/DiagnosticArray): one status for the
+//! node, one per recorded topic with its rate and counters, as `rqt_runtime_monitor` shows them.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::live::TopicStatus;
+use crate::ros::msgs::builtin_interfaces::Time;
+use crate::ros::msgs::diagnostic_msgs::{DiagnosticArray, DiagnosticStatus, KeyValue};
+use crate::ros::msgs::std_msgs::Header;
+use crate::ros::{Endian, RosMessage};
+
+pub const TOPIC: &str = "/diagnostics";
+pub const ROS_TYPE: &str = "diagnostic_msgs/msg/DiagnosticArray";
+
+/// What the node is doing, for its own status line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeState {
+    Idle,
+    Recording {
+        sequence: String,
+        part: u32,
+    },
+    /// Waiting for the server after a fault or a failed start.
+    Waiting {
+        reason: String,
+    },
+}
+
+/// Turns counters into rates between two calls.
+#[derive(Default)]
+pub struct RateMeter {
+    last: HashMap<String, (Instant, u64, u64)>,
+}
+
+impl RateMeter {
+    /// Messages/s and bytes/s of `topic` since the previous call (0 on the first).
+    pub fn rate(&mut self, topic: &str, received: u64, bytes: u64) -> (f64, f64) {
+        let now = Instant::now();
+        let out = match self.last.get(topic) {
+            Some((t, n, b)) => {
+                let dt = now.duration_since(*t).as_secs_f64().max(1e-3);
+                (
+                    received.saturating_sub(*n) as f64 / dt,
+                    bytes.saturating_sub(*b) as f64 / dt,
+                )
+            }
+            None => (0.0, 0.0),
+        };
+        self.last.insert(topic.to_string(), (now, received, bytes));
+        out
+    }
+}
+
+fn kv(key: &str, value: impl ToString) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: value.to_string(),
+    }
+}
+
+/// The DiagnosticArray for this moment, serialized with its CDR header.
+pub fn diagnostics(
+    node: &str,
+    stamp_ns: i64,
+    state: &NodeState,
+    topics: &[TopicStatus],
+    rates: &mut RateMeter,
+) -> Vec<u8> {
+    let hardware_id = hostname();
+    let mut status = Vec::with_capacity(topics.len() + 1);
+    let (level, message, mut values) = match state {
+        NodeState::Idle => (
+            DiagnosticStatus::OK,
+            "idle (call ~/start to record)".to_string(),
+            vec![],
+        ),
+        NodeState::Recording { sequence, part } => (
+            DiagnosticStatus::OK,
+            format!("recording {sequence} (part {part})"),
+            vec![kv("sequence", sequence), kv("part", part)],
+        ),
+        NodeState::Waiting { reason } => (
+            DiagnosticStatus::ERROR,
+            format!("not recording: {reason}"),
+            vec![],
+        ),
+    };
+    let lost: u64 = topics.iter().map(|t| t.report.not_written()).sum();
+    values.push(kv("topics", topics.len()));
+    values.push(kv("messages_not_stored", lost));
+    status.push(DiagnosticStatus {
+        level: if level == DiagnosticStatus::OK && lost > 0 {
+            DiagnosticStatus::WARN
+        } else {
+            level
+        },
+        name: format!("{node}: recorder"),
+        message,
+        hardware_id: hardware_id.clone(),
+        values,
+    });
+    for t in topics {
+        let r = &t.report;
+        let (hz, bps) = rates.rate(&r.topic, r.received, r.bytes);
+        let level = if r.error.is_some() {
+            DiagnosticStatus::ERROR
+        } else if r.not_written() > 0 {
+            DiagnosticStatus::WARN
+        } else {
+            DiagnosticStatus::OK
+        };
+        status.push(DiagnosticStatus {
+            level,
+            name: format!("{node}: {}", r.topic),
+            message: match &r.error {
+                Some(e) => e.clone(),
+                None => format!("{hz:.1} Hz, {:.2} MB/s", bps / 1e6),
+            },
+            hardware_id: hardware_id.clone(),
+            values: vec![
+                kv("ros_type", &r.ros_type),
+                kv("tag", r.tag.as_deref().unwrap_or("")),
+                kv("rate_hz", format!("{hz:.2}")),
+                kv("bytes_per_s", format!("{bps:.0}")),
+                kv("received", r.received),
+                kv("written", r.written),
+                kv("dropped", r.dropped),
+                kv("malformed", r.malformed),
+                kv("too_large", r.too_large),
+                kv("lost", r.lost),
+                kv("queued_bytes", t.queued_bytes),
+                kv("reliability", format!("{:?}", t.qos.reliability)),
+                kv("durability", format!("{:?}", t.qos.durability)),
+            ],
+        });
+    }
+    DiagnosticArray {
+        header: Header {
+            stamp: Time {
+                sec: stamp_ns.div_euclid(1_000_000_000) as i32,
+                nanosec: stamp_ns.rem_euclid(1_000_000_000) as u32,
+            },
+            frame_id: String::new(),
+        },
+        status,
+    }
+    .to_cdr(Endian::Little)
+}
+
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::pipe::TopicReport;
+    use crate::ros::CdrCodec;
+    use crate::transport::Qos;
+
+    #[test]
+    fn encodes_a_decodable_array_with_a_status_per_topic() {
+        let t = TopicStatus {
+            report: TopicReport {
+                topic: "/imu".into(),
+                ros_type: "sensor_msgs/msg/Imu".into(),
+                received: 10,
+                written: 9,
+                malformed: 1,
+                ..Default::default()
+            },
+            qos: Qos::SENSOR_DATA,
+            queued_bytes: 0,
+        };
+        let state = NodeState::Recording {
+            sequence: "s".into(),
+            part: 1,
+        };
+        let cdr = diagnostics(
+            "/rec",
+            1_500_000_000,
+            &state,
+            &[t],
+            &mut RateMeter::default(),
+        );
+        let a = DiagnosticArray::read(&mut crate::ros::CdrReader::new(&cdr).unwrap()).unwrap();
+        assert_eq!(
+            (a.header.stamp.sec, a.header.stamp.nanosec),
+            (1, 500_000_000)
+        );
+        assert_eq!(a.status.len(), 2);
+        assert_eq!(
+            a.status[0].level,
+            DiagnosticStatus::WARN,
+            "a malformed message warns"
+        );
+        assert_eq!(a.status[1].name, "/rec: /imu");
+        let v = |k: &str| {
+            a.status[1]
+                .values
+                .iter()
+                .find(|x| x.key == k)
+                .unwrap()
+                .value
+                .clone()
+        };
+        assert_eq!(
+            (v("received"), v("written"), v("malformed")),
+            ("10".into(), "9".into(), "1".into())
+        );
+    }
+}

@@ -1,0 +1,399 @@
+//! The recorder node: sessions on demand (`~/start`, `~/stop`, `~/split`, autostart), periodic
+//! discovery and splits, status on `/diagnostics`, recovery after faults, and a bounded shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::{interval, Instant, MissedTickBehavior};
+use tracing::{error, info, warn};
+
+use super::diagnostics::{self, NodeState, RateMeter};
+use super::live::{LiveSession, SessionOutcome};
+use super::session::Resume;
+use crate::config::{RecordConfig, TopicMatcher};
+use crate::control::channel::{ConnectOptions, ServerAddr, Tls};
+use crate::error::{Error, Result};
+use crate::handlers::MosaicoClient;
+use crate::transport::{now_ns, Qos, RawPublisher, Transport, TriggerCall};
+
+/// How often the graph is searched for new topics.
+pub const DISCOVERY_PERIOD: Duration = Duration::from_millis(500);
+/// Retry delays while the server is unreachable: doubling up to the maximum.
+pub const RETRY_MIN: Duration = Duration::from_millis(500);
+pub const RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// Where the node is.
+enum State {
+    Idle,
+    Recording(Box<LiveSession>),
+    /// Waiting for the server; `resume` continues a session broken by a fault.
+    Waiting {
+        reason: String,
+        retry_at: Instant,
+        delay: Duration,
+        resume: Option<Resume>,
+    },
+}
+
+/// What the node did, returned when it shuts down.
+#[derive(Debug, Default, Serialize)]
+pub struct NodeReport {
+    pub sessions: Vec<SessionOutcome>,
+    /// Whether the last session ended within the stop timeout.
+    pub clean_shutdown: bool,
+}
+
+/// The recorder, ready to run.
+pub struct RecorderNode {
+    cfg: Arc<RecordConfig>,
+    transport: Arc<dyn Transport>,
+    matcher: Arc<TopicMatcher>,
+    host: String,
+    counter: u32,
+    client: Option<MosaicoClient>,
+    diagnostics: Option<Box<dyn RawPublisher>>,
+    rates: RateMeter,
+    /// Name remappings (`--ros-args -r from:=to`) for the node's own services and publications.
+    remaps: Vec<(String, String)>,
+}
+
+impl RecorderNode {
+    pub fn new(cfg: RecordConfig, transport: Arc<dyn Transport>) -> Result<Self> {
+        let matcher = cfg
+            .topics
+            .compile()
+            .map_err(|(key, msg)| Error::Config(format!("topics.{key}: {msg}")))?;
+        let diagnostics =
+            match transport.publisher(diagnostics::TOPIC, diagnostics::ROS_TYPE, Qos::DEFAULT) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    warn!(error = %e, "no /diagnostics publisher; status goes to the log only");
+                    None
+                }
+            };
+        Ok(RecorderNode {
+            cfg: Arc::new(cfg),
+            transport,
+            matcher: Arc::new(matcher),
+            host: diagnostics::hostname(),
+            counter: 0,
+            client: None,
+            diagnostics,
+            rates: RateMeter::default(),
+            remaps: Vec::new(),
+        })
+    }
+
+    /// Applies `from:=to` remappings to the node's services (e.g. `~/start:=/recorder/start`).
+    pub fn with_remaps(mut self, remaps: Vec<(String, String)>) -> Self {
+        self.remaps = remaps;
+        self
+    }
+
+    fn service(&self, name: &str) -> Result<mpsc::Receiver<TriggerCall>> {
+        let target = self
+            .remaps
+            .iter()
+            .find(|(from, _)| from == name)
+            .map(|(_, to)| to.as_str())
+            .unwrap_or(name);
+        Ok(self.transport.trigger_service(target)?)
+    }
+
+    fn connect_options(&self) -> ConnectOptions {
+        let c = &self.cfg;
+        ConnectOptions {
+            timeout: Duration::from_secs_f64(c.connect_timeout_s),
+            api_key: c.api_key().map(str::to_string),
+            tls: match c.tls_ca() {
+                Some(p) => Tls::CustomCa(p),
+                None => Tls::Auto,
+            },
+            data_channels: c.pool.data_channels as usize,
+            workers: c.pool.workers as usize,
+            ..Default::default()
+        }
+    }
+
+    async fn client(&mut self) -> Result<MosaicoClient> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        let addr = ServerAddr::parse(&self.cfg.server)?;
+        let c = MosaicoClient::connect_with(&addr, self.connect_options()).await?;
+        info!(server = %addr, generation = ?c.generation(), "connected");
+        self.client = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Starts (or resumes) a session; on failure the node waits for the server.
+    async fn begin(&mut self, resume: Option<Resume>, delay: Duration) -> State {
+        if resume.is_none() {
+            self.counter += 1;
+        }
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) => return self.wait(format!("server unreachable: {e}"), resume, delay),
+        };
+        match LiveSession::start(
+            client,
+            self.cfg.clone(),
+            self.transport.clone(),
+            self.matcher.clone(),
+            &self.host,
+            self.counter,
+            resume.as_ref(),
+        )
+        .await
+        {
+            Ok(s) => State::Recording(Box::new(s)),
+            Err(e) => {
+                // A fixed name already used is a configuration problem, not an outage.
+                if matches!(e, Error::AlreadyExists { .. }) && resume.is_none() {
+                    error!(error = %e, "cannot start recording: the sequence exists (choose another sequence.name or use the template)");
+                    return State::Idle;
+                }
+                if matches!(
+                    e,
+                    Error::Connect { .. } | Error::Transport { .. } | Error::Timeout { .. }
+                ) {
+                    self.client = None;
+                }
+                self.wait(format!("cannot start recording: {e}"), resume, delay)
+            }
+        }
+    }
+
+    fn wait(&self, reason: String, resume: Option<Resume>, delay: Duration) -> State {
+        warn!(%reason, retry_in_s = delay.as_secs_f64(), "waiting for the server");
+        State::Waiting {
+            reason,
+            retry_at: Instant::now() + delay,
+            delay,
+            resume,
+        }
+    }
+
+    fn publish_status(&mut self, state: &State) {
+        let (node_state, topics) = match state {
+            State::Idle => (NodeState::Idle, vec![]),
+            State::Recording(s) => (
+                NodeState::Recording {
+                    sequence: s.part_sequence(),
+                    part: s.part(),
+                },
+                s.status(),
+            ),
+            State::Waiting { reason, .. } => (
+                NodeState::Waiting {
+                    reason: reason.clone(),
+                },
+                vec![],
+            ),
+        };
+        let cdr = diagnostics::diagnostics(
+            &self.transport.node_name(),
+            now_ns(),
+            &node_state,
+            &topics,
+            &mut self.rates,
+        );
+        if let Some(p) = &self.diagnostics {
+            if let Err(e) = p.publish(&cdr) {
+                warn!(error = %e, "publishing diagnostics failed");
+            }
+        }
+    }
+
+    /// Runs until `shutdown` resolves, then stops the session within `stop_timeout_s`.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<NodeReport> {
+        let mut start = self.service("~/start")?;
+        let mut stop = self.service("~/stop")?;
+        let mut split = self.service("~/split")?;
+        let mut report = NodeReport::default();
+        let mut state = if self.cfg.autostart {
+            self.begin(None, RETRY_MIN).await
+        } else {
+            State::Idle
+        };
+        let mut tick = interval(DISCOVERY_PERIOD);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut diag = interval(Duration::from_secs_f64(
+            self.cfg.diagnostics_period_s.max(0.05),
+        ));
+        diag.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        info!(node = %self.transport.node_name(), backend = self.transport.backend(), "recorder node up");
+
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some(call) = start.recv() => {
+                    state = self.on_start(state, call).await;
+                }
+                Some(call) = stop.recv() => {
+                    let (s, answer) = self.stop_session(state, &mut report).await;
+                    state = s;
+                    let _ = call.respond.send(answer);
+                }
+                Some(call) = split.recv() => {
+                    let answer = match &mut state {
+                        State::Recording(s) => match s.split().await {
+                            Ok(done) => (true, format!("finalized {} (part {}); recording part {}", done.sequence, done.part, s.part())),
+                            Err(e) => (false, format!("split failed: {e}")),
+                        },
+                        _ => (false, "not recording".to_string()),
+                    };
+                    let _ = call.respond.send(answer);
+                }
+                _ = tick.tick() => {
+                    state = self.poll(state, &mut report).await;
+                }
+                _ = diag.tick() => self.publish_status(&state),
+            }
+        }
+
+        info!("shutting down: stop accepting, flush, finalize");
+        let deadline = Duration::from_secs_f64(self.cfg.stop_timeout_s);
+        match tokio::time::timeout(deadline, self.stop_session(state, &mut report)).await {
+            Ok(_) => report.clean_shutdown = true,
+            Err(_) => {
+                error!(timeout_s = self.cfg.stop_timeout_s, "the session did not finish in time; its writer applies the error policy as it is dropped");
+                report.clean_shutdown = false;
+            }
+        }
+        if let Some(c) = &self.client {
+            c.close();
+        }
+        Ok(report)
+    }
+
+    async fn on_start(&mut self, state: State, call: TriggerCall) -> State {
+        let (state, answer) = match state {
+            State::Recording(s) => {
+                let msg = format!("already recording {}", s.part_sequence());
+                (State::Recording(s), (false, msg))
+            }
+            State::Idle | State::Waiting { .. } => match self.begin(None, RETRY_MIN).await {
+                State::Recording(s) => {
+                    let msg = format!("recording {}", s.sequence);
+                    (State::Recording(s), (true, msg))
+                }
+                State::Waiting {
+                    reason,
+                    retry_at,
+                    delay,
+                    resume,
+                } => {
+                    let msg = reason.clone();
+                    (
+                        State::Waiting {
+                            reason,
+                            retry_at,
+                            delay,
+                            resume,
+                        },
+                        (false, msg),
+                    )
+                }
+                State::Idle => (
+                    State::Idle,
+                    (false, "cannot start recording (see the log)".into()),
+                ),
+            },
+        };
+        let _ = call.respond.send(answer);
+        state
+    }
+
+    async fn stop_session(
+        &mut self,
+        state: State,
+        report: &mut NodeReport,
+    ) -> (State, (bool, String)) {
+        match state {
+            State::Recording(s) => {
+                let out = s.stop().await;
+                let ok = out.state == "finalized";
+                let msg = format!(
+                    "{} {}: {} topics, {} messages written, {} not stored",
+                    out.state,
+                    out.sequence,
+                    out.topics.len(),
+                    out.topics.iter().map(|t| t.written).sum::<u64>(),
+                    out.lost
+                );
+                report.sessions.push(out);
+                (State::Idle, (ok, msg))
+            }
+            State::Waiting { .. } => (State::Idle, (true, "stopped waiting for the server".into())),
+            State::Idle => (State::Idle, (false, "not recording".into())),
+        }
+    }
+
+    async fn poll(&mut self, state: State, report: &mut NodeReport) -> State {
+        match state {
+            State::Recording(mut s) => {
+                if let Some(reason) = s.fault() {
+                    let out = s.fail(&reason).await;
+                    let resume = out.resume.clone();
+                    report.sessions.push(out);
+                    self.client = None;
+                    return self.wait(reason, resume, RETRY_MIN);
+                }
+                s.discover();
+                if s.split_due() {
+                    if let Err(e) = s.split().await {
+                        warn!(error = %e, "split failed");
+                    }
+                }
+                State::Recording(s)
+            }
+            State::Waiting {
+                reason,
+                retry_at,
+                delay,
+                resume,
+            } => {
+                if Instant::now() < retry_at {
+                    return State::Waiting {
+                        reason,
+                        retry_at,
+                        delay,
+                        resume,
+                    };
+                }
+                self.begin(resume, (delay * 2).min(RETRY_MAX)).await
+            }
+            State::Idle => State::Idle,
+        }
+    }
+}
+
+/// A shutdown future resolving on SIGINT or SIGTERM.
+pub async fn signals() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => info!("SIGINT"),
+            _ = term.recv() => info!("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A channel-driven shutdown for embedding (tests, the demo).
+pub fn shutdown_channel() -> (mpsc::Sender<()>, impl Future<Output = ()>) {
+    let (tx, mut rx) = mpsc::channel::<()>(1);
+    (tx, async move {
+        let _ = rx.recv().await;
+    })
+}
