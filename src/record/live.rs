@@ -31,6 +31,8 @@ use crate::transport::{GraphTopic, OnMessage, Qos, RawMessage, Subscription, Tra
 
 /// Bytes of messages handed to a worker at once: a few camera frames, or thousands of IMU rows.
 const CHUNK_BYTES: u64 = 8 << 20;
+/// How often the server is asked whether it is alive while recording.
+const HEALTH_PERIOD: Duration = Duration::from_secs(1);
 /// How long a fault waits for batches already on their way before giving up on them.
 const FAULT_DRAIN: Duration = Duration::from_secs(5);
 
@@ -187,6 +189,7 @@ pub struct LiveSession {
     pub session_id: String,
     part: u32,
     part_started: std::time::Instant,
+    last_check: std::time::Instant,
 }
 
 impl LiveSession {
@@ -220,6 +223,7 @@ impl LiveSession {
             matcher,
             topics: BTreeMap::new(),
             part_started: std::time::Instant::now(),
+            last_check: std::time::Instant::now(),
         };
         s.discover();
         Ok(s)
@@ -358,6 +362,29 @@ impl LiveSession {
     /// The fault that broke this session, if any.
     pub fn fault(&self) -> Option<String> {
         self.shared.fault()
+    }
+
+    /// Asks the server about the current part over the control plane: batches can sit in the
+    /// client for a while, so a dead server is noticed here rather than at the next flush.
+    pub async fn check_server(&mut self) {
+        if self.fault().is_some() || self.last_check.elapsed() < HEALTH_PERIOD {
+            return;
+        }
+        self.last_check = std::time::Instant::now();
+        let limit = Duration::from_secs_f64(self.cfg.connect_timeout_s.max(0.5));
+        let seq = self.part_sequence();
+        match tokio::time::timeout(limit, self.client.sequence_handler(&seq)).await {
+            Err(_) => self
+                .shared
+                .set_fault(format!("the server did not answer within {limit:?}")),
+            Ok(Err(
+                e @ (Error::Connect { .. } | Error::Transport { .. } | Error::Timeout { .. }),
+            )) => self
+                .shared
+                .set_fault(format!("the server is unreachable: {e}")),
+            Ok(Err(e)) => debug!(error = %e, "health check"),
+            Ok(Ok(_)) => {}
+        }
     }
 
     /// Whether the current part reached its duration or size limit.

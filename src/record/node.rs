@@ -337,6 +337,7 @@ impl RecorderNode {
     async fn poll(&mut self, state: State, report: &mut NodeReport) -> State {
         match state {
             State::Recording(mut s) => {
+                s.check_server().await;
                 if let Some(reason) = s.fault() {
                     let out = s.fail(&reason).await;
                     let resume = out.resume.clone();
