@@ -125,7 +125,14 @@ pub enum Command {
 }
 
 fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // RustDDS logs discovery chatter at info: keep it quiet unless RUST_LOG names it.
+    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    let spec = if spec.contains("rustdds") {
+        spec
+    } else {
+        format!("{spec},rustdds=error,ros2_client=warn")
+    };
+    let filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -17,9 +17,11 @@ use mosaico_bridge::OnError;
 use super::output::print_json;
 use super::ConnArgs;
 
+const SHIPPED_CONFIG: &str = include_str!("../../config/record.yaml");
+
 #[derive(Args, Debug)]
 pub struct RecordArgs {
-    /// Recorder parameters (ROS parameter YAML, see config/record.yaml); default: built-in defaults.
+    /// Recorder parameters (ROS parameter YAML); default: the shipped config/record.yaml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// A fixed sequence name instead of the template (one session).
@@ -90,9 +92,10 @@ fn parse_ros_args(args: &[String]) -> Result<RosArgs> {
 pub async fn run(conn: &ConnArgs, a: RecordArgs) -> Result<ExitCode> {
     let ros = parse_ros_args(&a.ros_args)?;
     let file = a.config.clone().or(ros.params_file.clone());
+    // Without a file, the shipped config/record.yaml: every topic but ROS's own chatter.
     let mut cfg = match &file {
         Some(p) => RecordConfig::load(p)?,
-        None => RecordConfig::default(),
+        None => RecordConfig::from_yaml(SHIPPED_CONFIG, "the built-in config/record.yaml")?,
     };
     cfg.apply(Overrides {
         server: conn.server.clone(),

@@ -603,7 +603,7 @@ fn on_message(
     Arc::new(move |m: RawMessage| {
         stats.received(m.cdr.len());
         let size = m.cdr.len() as u64;
-        let dropped = match futures::executor::block_on(queue.push(m, size)) {
+        let dropped = match queue.push_blocking(m, size) {
             Pushed::Queued => 0,
             Pushed::QueuedDropping(n) => n,
             Pushed::Dropped => 1,

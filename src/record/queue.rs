@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::Notify;
 
@@ -79,6 +79,8 @@ pub struct ByteQueue<T> {
     budget: Arc<SharedBudget>,
     readable: Notify,
     writable: Notify,
+    /// `writable` for blocking pushers.
+    space: Condvar,
     pub drops: DropCounters,
 }
 
@@ -95,6 +97,7 @@ impl<T> ByteQueue<T> {
             budget,
             readable: Notify::new(),
             writable: Notify::new(),
+            space: Condvar::new(),
             drops: DropCounters::default(),
         }
     }
@@ -102,6 +105,53 @@ impl<T> ByteQueue<T> {
     /// Tries to make room for `size` bytes; returns whether it fits now.
     fn fits(&self, inner: &Inner<T>, size: u64) -> bool {
         inner.bytes + size <= self.limit && self.budget.try_take(size)
+    }
+
+    /// One attempt under the lock: `None` means "full, and the policy is to wait" (item kept).
+    fn push_locked(&self, g: &mut Inner<T>, item: &mut Option<T>, size: u64) -> Option<Pushed> {
+        if g.closed {
+            return Some(Pushed::Closed);
+        }
+        if self.fits(g, size) {
+            g.items.push_back((item.take().expect("item"), size));
+            g.bytes += size;
+            return Some(Pushed::Queued);
+        }
+        match self.policy {
+            DropPolicy::DropNewest => {
+                self.drops.newest.fetch_add(1, Ordering::Relaxed);
+                Some(Pushed::Dropped)
+            }
+            DropPolicy::DropOldest => {
+                let mut dropped = 0;
+                while let Some((_, s)) = g.items.pop_front() {
+                    g.bytes -= s;
+                    self.budget.give(s);
+                    dropped += 1;
+                    if self.fits(g, size) {
+                        g.items.push_back((item.take().expect("item"), size));
+                        g.bytes += size;
+                        break;
+                    }
+                }
+                self.drops.oldest.fetch_add(dropped, Ordering::Relaxed);
+                if item.is_none() {
+                    return Some(Pushed::QueuedDropping(dropped));
+                }
+                // Our own queue is empty and still no room: other topics hold the shared
+                // budget. Dropping their data is not ours to do; drop the newcomer.
+                self.drops.newest.fetch_add(1, Ordering::Relaxed);
+                Some(Pushed::Dropped)
+            }
+            DropPolicy::Block => None,
+        }
+    }
+
+    fn pushed(&self, p: Pushed) -> Pushed {
+        if matches!(p, Pushed::Queued | Pushed::QueuedDropping(_)) {
+            self.readable.notify_one();
+        }
+        p
     }
 
     /// Queues `item`, applying the drop policy when it does not fit. With `Block` it waits.
@@ -114,50 +164,37 @@ impl<T> ByteQueue<T> {
         let mut item = Some(item);
         loop {
             let writable = self.writable.notified();
-            {
+            let r = {
                 let mut g = self.inner.lock().expect("queue lock");
-                if g.closed {
-                    return Pushed::Closed;
-                }
-                if self.fits(&g, size) {
-                    g.items.push_back((item.take().expect("item"), size));
-                    g.bytes += size;
-                    drop(g);
-                    self.readable.notify_one();
-                    return Pushed::Queued;
-                }
-                match self.policy {
-                    DropPolicy::DropNewest => {
-                        self.drops.newest.fetch_add(1, Ordering::Relaxed);
-                        return Pushed::Dropped;
-                    }
-                    DropPolicy::DropOldest => {
-                        let mut dropped = 0;
-                        while let Some((_, s)) = g.items.pop_front() {
-                            g.bytes -= s;
-                            self.budget.give(s);
-                            dropped += 1;
-                            if self.fits(&g, size) {
-                                g.items.push_back((item.take().expect("item"), size));
-                                g.bytes += size;
-                                break;
-                            }
-                        }
-                        self.drops.oldest.fetch_add(dropped, Ordering::Relaxed);
-                        if item.is_none() {
-                            drop(g);
-                            self.readable.notify_one();
-                            return Pushed::QueuedDropping(dropped);
-                        }
-                        // Our own queue is empty and still no room: other topics hold the shared
-                        // budget. Dropping their data is not ours to do; drop the newcomer.
-                        self.drops.newest.fetch_add(1, Ordering::Relaxed);
-                        return Pushed::Dropped;
-                    }
-                    DropPolicy::Block => {}
-                }
+                self.push_locked(&mut g, &mut item, size)
+            };
+            if let Some(p) = r {
+                return self.pushed(p);
             }
             writable.await;
+        }
+    }
+
+    /// [`push`](Self::push) for a plain thread (a middleware's delivery thread, whatever executor
+    /// it runs): with `Block` it blocks the thread until there is room.
+    pub fn push_blocking(&self, item: T, size: u64) -> Pushed {
+        if size > self.limit {
+            self.drops.newest.fetch_add(1, Ordering::Relaxed);
+            return Pushed::Dropped;
+        }
+        let mut item = Some(item);
+        let mut g = self.inner.lock().expect("queue lock");
+        loop {
+            if let Some(p) = self.push_locked(&mut g, &mut item, size) {
+                drop(g);
+                return self.pushed(p);
+            }
+            // Bounded waits: the shared budget can free up without this queue being touched.
+            g = self
+                .space
+                .wait_timeout(g, std::time::Duration::from_millis(20))
+                .expect("queue lock")
+                .0;
         }
     }
 
@@ -183,6 +220,7 @@ impl<T> ByteQueue<T> {
                     self.budget.give(taken);
                     drop(g);
                     self.writable.notify_waiters();
+                    self.space.notify_all();
                     return Some(out);
                 }
                 if g.closed {
@@ -199,6 +237,7 @@ impl<T> ByteQueue<T> {
         self.readable.notify_waiters();
         self.readable.notify_one();
         self.writable.notify_waiters();
+        self.space.notify_all();
     }
 
     /// Closes and empties the queue, counting what it held; returns that count.
@@ -214,6 +253,7 @@ impl<T> ByteQueue<T> {
         self.readable.notify_waiters();
         self.readable.notify_one();
         self.writable.notify_waiters();
+        self.space.notify_all();
         n
     }
 
@@ -237,6 +277,27 @@ mod tests {
 
     fn q(limit: u64, total: u64, p: DropPolicy) -> ByteQueue<u32> {
         ByteQueue::new(limit, p, SharedBudget::new(total))
+    }
+
+    #[tokio::test]
+    async fn a_blocking_push_from_a_plain_thread_waits_for_room() {
+        let queue = Arc::new(q(10, 100, DropPolicy::Block));
+        assert_eq!(queue.push_blocking(1, 8), Pushed::Queued);
+        let producer = std::thread::spawn({
+            let queue = queue.clone();
+            move || queue.push_blocking(2, 8)
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !producer.is_finished(),
+            "no room: the producer thread waits"
+        );
+        assert_eq!(queue.pop_batch(100).await, Some(vec![1]));
+        assert_eq!(producer.join().unwrap(), Pushed::Queued);
+        assert_eq!(queue.pop_batch(100).await, Some(vec![2]));
+        let dropping = q(10, 100, DropPolicy::DropOldest);
+        dropping.push_blocking(1, 8);
+        assert_eq!(dropping.push_blocking(2, 8), Pushed::QueuedDropping(1));
     }
 
     #[tokio::test]
