@@ -8,7 +8,6 @@ pub mod demo;
 pub mod error;
 pub mod handlers;
 pub mod import;
-pub mod transport;
 pub mod names;
 pub mod ontology;
 pub mod processing;
@@ -17,6 +16,7 @@ pub mod query;
 pub mod record;
 pub mod ros;
 pub mod server;
+pub mod transport;
 
 pub use control::{ConnectOptions, ServerAddr, Tls};
 pub use error::{Error, Result};

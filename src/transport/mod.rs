@@ -238,7 +238,10 @@ mod tests {
     #[test]
     fn names_resolve_like_ros() {
         assert_eq!(resolve_name("", "rec", "~/start").unwrap(), "/rec/start");
-        assert_eq!(resolve_name("/r1", "rec", "~/start").unwrap(), "/r1/rec/start");
+        assert_eq!(
+            resolve_name("/r1", "rec", "~/start").unwrap(),
+            "/r1/rec/start"
+        );
         assert_eq!(resolve_name("/r1", "rec", "imu").unwrap(), "/r1/imu");
         assert_eq!(resolve_name("/r1", "rec", "/tf").unwrap(), "/tf");
         assert!(resolve_name("", "rec", "/a//b").is_err());
