@@ -4,8 +4,13 @@
 
 Topics: /imu (sensor_msgs/Imu, 100 msgs at 100 Hz, plus one garbage payload), /camera/image_raw
 (sensor_msgs/Image 16x8 rgb8, 3 msgs), /gps (sensor_msgs/NavSatFix, 5 msgs), /tf (tf2_msgs/TFMessage,
-2 msgs) and /diag_kv (diagnostic_msgs/KeyValue: no typed mapping, stored raw). Values are
-deterministic so the Rust test can check them field by field. Record time = T0 + i * period.
+2 msgs), /diag_kv (diagnostic_msgs/KeyValue: no typed mapping, stored raw), /points
+(sensor_msgs/PointCloud2 8x4 points of float32 x, y, z, intensity, 3 msgs, the second with a NaN
+point and is_dense false), /scan (sensor_msgs/LaserScan, 16 ranges with inf, -inf and NaN among
+them, 3 msgs, the first without intensities), /mag (sensor_msgs/MagneticField in tesla, 4 msgs, the
+odd ones with a covariance) and /humidity (sensor_msgs/RelativeHumidity, 4 msgs, variance 0 =
+unknown on the even ones). Values are deterministic so the Rust test and python/sdk_read_bag.py can
+check them field by field. Record time = T0 + i * period.
 """
 import sys
 
@@ -31,6 +36,10 @@ def main(out):
         gps = w.add_connection("/gps", "sensor_msgs/msg/NavSatFix", typestore=ts)
         tf = w.add_connection("/tf", "tf2_msgs/msg/TFMessage", typestore=ts)
         kv = w.add_connection("/diag_kv", "diagnostic_msgs/msg/KeyValue", typestore=ts)
+        pts = w.add_connection("/points", "sensor_msgs/msg/PointCloud2", typestore=ts)
+        scan = w.add_connection("/scan", "sensor_msgs/msg/LaserScan", typestore=ts)
+        mag = w.add_connection("/mag", "sensor_msgs/msg/MagneticField", typestore=ts)
+        hum = w.add_connection("/humidity", "sensor_msgs/msg/RelativeHumidity", typestore=ts)
         V3, Q = M["geometry_msgs/msg/Vector3"], M["geometry_msgs/msg/Quaternion"]
         for i in range(100):
             t = T0 + i * 10_000_000
@@ -64,6 +73,38 @@ def main(out):
             w.write(tf, t, ts.serialize_cdr(M["tf2_msgs/msg/TFMessage"](transforms=[tr]), "tf2_msgs/msg/TFMessage"))
         for i in range(2):
             w.write(kv, T0 + i, ts.serialize_cdr(M["diagnostic_msgs/msg/KeyValue"](key=f"k{i}", value="v"), "diagnostic_msgs/msg/KeyValue"))
+        PF = M["sensor_msgs/msg/PointField"]
+        fields = [PF(name=n, offset=4 * k, datatype=PF.FLOAT32, count=1) for k, n in enumerate(["x", "y", "z", "intensity"])]
+        for i in range(3):
+            t = T0 + i * 100_000_000 + 5_000_000
+            r, c = np.meshgrid(np.arange(4), np.arange(8), indexing="ij")
+            xyzi = np.stack([c * 0.5 + i, r * 0.25 - 1.0, np.full(r.shape, 0.1 * i), (r * 8 + c) * 10.0 + i], axis=-1).astype("<f4")
+            if i == 1:
+                xyzi[2, 5, :3] = np.nan  # an invalid point: the cloud is not dense
+            m = M["sensor_msgs/msg/PointCloud2"](header=header(t, "lidar"), height=4, width=8, fields=fields, is_bigendian=False,
+                                                point_step=16, row_step=128, data=np.frombuffer(xyzi.tobytes(), dtype=np.uint8),
+                                                is_dense=i != 1)
+            w.write(pts, t, ts.serialize_cdr(m, "sensor_msgs/msg/PointCloud2"))
+        for i in range(3):
+            t = T0 + i * 100_000_000 + 7_000_000
+            ranges = (np.arange(16) * 0.5 + 1.0 + i * 0.125).astype(np.float32)
+            ranges[3], ranges[7], ranges[11] = np.inf, np.nan, -np.inf  # REP 117: out of range / invalid
+            intensities = (np.arange(16) * 4.0 + i).astype(np.float32) if i else np.zeros(0, dtype=np.float32)
+            m = M["sensor_msgs/msg/LaserScan"](header=header(t, "laser"), angle_min=-1.5, angle_max=1.5, angle_increment=0.2,
+                                              time_increment=0.001, scan_time=0.1, range_min=0.5, range_max=30.0,
+                                              ranges=ranges, intensities=intensities)
+            w.write(scan, t, ts.serialize_cdr(m, "sensor_msgs/msg/LaserScan"))
+        for i in range(4):
+            t = T0 + i * 250_000_000 + 3_000_000
+            cov = np.diag([1e-12 * (k + 1) for k in range(3)]).reshape(9) if i % 2 else np.zeros(9)
+            m = M["sensor_msgs/msg/MagneticField"](header=header(t, "mag"), magnetic_field=V3(x=2.2e-5 + i * 1e-7, y=-4.5e-6, z=4.1e-5),
+                                                  magnetic_field_covariance=cov)
+            w.write(mag, t, ts.serialize_cdr(m, "sensor_msgs/msg/MagneticField"))
+        for i in range(4):
+            t = T0 + i * 250_000_000 + 9_000_000
+            m = M["sensor_msgs/msg/RelativeHumidity"](header=header(t, "hygro"), relative_humidity=0.4 + 0.01 * i,
+                                                     variance=0.0 if i % 2 == 0 else 0.0004)
+            w.write(hum, t, ts.serialize_cdr(m, "sensor_msgs/msg/RelativeHumidity"))
 
 
 if __name__ == "__main__":
