@@ -1,0 +1,215 @@
+//! Raw subscriptions and publishers on plain DDS readers and writers (see [`super::raw`]).
+//!
+//! Each subscription has its own delivery thread: `on_message` may block (the recorder's
+//! backpressure), and then only that reader's history fills, while discovery, other topics and
+//! the node's services carry on.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::{self, ThreadId};
+use std::time::Duration;
+
+use futures::future::{select, Either};
+use futures::StreamExt;
+use rustdds::no_key::{DataWriter, SimpleDataReader};
+use rustdds::{policy, QosPolicies, QosPolicyBuilder, RTPSEntity};
+
+use super::graph::{Gid, GraphState};
+use super::raw::{split_header, CdrBody, CdrLeWriterAdapter, RawCdr, RawCdrAdapter};
+use crate::transport::{
+    now_ns, Durability, OnMessage, Qos, RawMessage, RawPublisher, Reliability, Subscription,
+    TransportError,
+};
+
+/// How long a reliable `publish` may wait for room in the writer's send window before failing
+/// (rmw's default `max_blocking_time`).
+const MAX_BLOCKING: rustdds::Duration = rustdds::Duration::from_millis(100);
+
+/// How long dropping a subscription waits for its delivery thread (it finishes the message in
+/// hand first, which may block on the consumer).
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// The DDS policies of a ROS QoS profile.
+pub fn dds_qos(qos: Qos) -> QosPolicies {
+    QosPolicyBuilder::new()
+        .reliability(match qos.reliability {
+            Reliability::Reliable => policy::Reliability::Reliable {
+                max_blocking_time: MAX_BLOCKING,
+            },
+            Reliability::BestEffort => policy::Reliability::BestEffort,
+        })
+        .durability(match qos.durability {
+            Durability::Volatile => policy::Durability::Volatile,
+            Durability::TransientLocal => policy::Durability::TransientLocal,
+        })
+        .history(policy::History::KeepLast {
+            depth: qos.depth.clamp(1, i32::MAX as u32) as i32,
+        })
+        .build()
+}
+
+pub type RawReader = SimpleDataReader<RawCdr, RawCdrAdapter>;
+pub type RawWriter = DataWriter<CdrBody, CdrLeWriterAdapter>;
+
+/// A subscription: its delivery thread owns the DDS reader and deletes it on exit.
+pub struct DdsSubscription {
+    topic: String,
+    stopped: Arc<AtomicBool>,
+    stop: Option<futures::channel::oneshot::Sender<()>>,
+    done: crossbeam_channel::Receiver<()>,
+    thread: ThreadId,
+}
+
+impl DdsSubscription {
+    /// Starts delivering the samples of `reader` to `on_message`.
+    pub fn start(
+        topic: String,
+        reader: RawReader,
+        on_message: OnMessage,
+    ) -> Result<Self, std::io::Error> {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        let flag = stopped.clone();
+        let name = topic.clone();
+        let handle = thread::Builder::new()
+            .name(format!("dds-sub {topic}"))
+            .spawn(move || {
+                deliver(&name, &reader, &on_message, &flag, stop_rx);
+                // The reader is deleted (and un-announced) here, before saying we are done.
+                drop(reader);
+                let _ = done_tx.send(());
+            })?;
+        Ok(DdsSubscription {
+            thread: handle.thread().id(),
+            topic,
+            stopped,
+            stop: Some(stop_tx),
+            done: done_rx,
+        })
+    }
+}
+
+fn deliver(
+    topic: &str,
+    reader: &RawReader,
+    on_message: &OnMessage,
+    stopped: &AtomicBool,
+    mut stop: futures::channel::oneshot::Receiver<()>,
+) {
+    let stream = reader.as_async_stream();
+    futures::pin_mut!(stream);
+    futures::executor::block_on(async {
+        loop {
+            match select(stream.next(), &mut stop).await {
+                Either::Left((Some(Ok(change)), _)) => {
+                    if stopped.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let publisher = Some(hex::encode(change.writer_guid().to_bytes()));
+                    let RawCdr(cdr) = change.into_value();
+                    on_message(RawMessage {
+                        cdr,
+                        received_ns: now_ns(),
+                        publisher,
+                    });
+                }
+                Either::Left((Some(Err(e)), _)) => {
+                    tracing::warn!(topic, error = %e, "dropped a sample that could not be read");
+                }
+                Either::Left((None, _)) | Either::Right(_) => break,
+            }
+        }
+    });
+    tracing::debug!(topic, "subscription delivery stopped");
+}
+
+impl Subscription for DdsSubscription {}
+
+impl Drop for DdsSubscription {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::Release);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        // Dropped from inside `on_message`: the thread ends after it returns.
+        if thread::current().id() == self.thread {
+            return;
+        }
+        // `Disconnected`: the thread is gone already (a panicking `on_message`).
+        if let Err(crossbeam_channel::RecvTimeoutError::Timeout) = self.done.recv_timeout(STOP_WAIT)
+        {
+            tracing::warn!(topic = %self.topic,
+                "the subscription's consumer is still busy; its DDS reader is deleted once it returns");
+        }
+    }
+}
+
+/// A raw publisher; its writer is listed in the graph while it lives.
+pub struct DdsPublisher {
+    topic: String,
+    writer: RawWriter,
+    gid: Gid,
+    graph: Weak<GraphState>,
+}
+
+impl DdsPublisher {
+    pub fn new(topic: String, writer: RawWriter, graph: &Arc<GraphState>) -> Self {
+        DdsPublisher {
+            gid: writer.guid().to_bytes(),
+            topic,
+            writer,
+            graph: Arc::downgrade(graph),
+        }
+    }
+
+    pub fn gid(&self) -> Gid {
+        self.gid
+    }
+}
+
+impl RawPublisher for DdsPublisher {
+    fn publish(&self, cdr: &[u8]) -> Result<(), TransportError> {
+        let failed = |reason: String| TransportError::Publish {
+            topic: self.topic.clone(),
+            reason,
+        };
+        let body = split_header(cdr).map_err(|e| failed(e.to_string()))?;
+        self.writer.write(body, None).map_err(|e| {
+            failed(match e {
+                rustdds::dds::WriteError::WouldBlock { .. } => {
+                    "the reliable send window stayed full (subscribers are not keeping up)".into()
+                }
+                other => other.forget_data().to_string(),
+            })
+        })
+    }
+}
+
+impl Drop for DdsPublisher {
+    fn drop(&mut self) {
+        if let Some(graph) = self.graph.upgrade() {
+            graph.remove_local(&self.gid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_maps_to_dds_policies() {
+        let q = dds_qos(Qos::LATCHED);
+        assert!(q.is_reliable());
+        assert_eq!(q.durability(), Some(policy::Durability::TransientLocal));
+        assert_eq!(q.history(), Some(policy::History::KeepLast { depth: 1 }));
+        let q = dds_qos(Qos {
+            depth: 0,
+            ..Qos::SENSOR_DATA
+        });
+        assert!(!q.is_reliable());
+        assert!(q.is_volatile());
+        assert_eq!(q.history(), Some(policy::History::KeepLast { depth: 1 }));
+    }
+}
