@@ -17,7 +17,8 @@ use mosaico_bridge::transport::memory::MemoryBus;
 use mosaico_bridge::Generation;
 use serde_json::json;
 
-use super::output::{human_bytes, print_json, print_table};
+use super::output::print_json;
+use super::record::print_sessions;
 use super::ConnArgs;
 
 #[derive(Args, Debug)]
@@ -112,45 +113,8 @@ pub async fn run(conn: &ConnArgs, a: DemoArgs) -> Result<ExitCode> {
     if a.json {
         print_json(&json!({"published": published.topics, "recorder": report}))?;
     } else {
-        for s in &report.sessions {
-            println!(
-                "sequence {} ({}), session {}",
-                s.sequence, s.state, s.session_id
-            );
-            let rows: Vec<Vec<String>> = s
-                .topics
-                .iter()
-                .map(|t| {
-                    let sent = published
-                        .topics
-                        .iter()
-                        .find(|(n, _)| *n == t.topic)
-                        .map(|(_, c)| *c)
-                        .unwrap_or(0);
-                    vec![
-                        t.topic.clone(),
-                        t.tag.clone().unwrap_or_else(|| "-".into()),
-                        sent.to_string(),
-                        t.received.to_string(),
-                        t.written.to_string(),
-                        t.not_written().to_string(),
-                        human_bytes(t.bytes),
-                    ]
-                })
-                .collect();
-            print_table(
-                &[
-                    "topic",
-                    "tag",
-                    "published",
-                    "received",
-                    "written",
-                    "not stored",
-                    "bytes",
-                ],
-                &rows,
-            )?;
-        }
+        print_sessions(&report, Some(&published.topics))?;
+        println!("(published counts include messages sent before the recorder subscribed)");
     }
     let clean = report.clean_shutdown && report.sessions.iter().all(|s| s.state == "finalized");
     if let Some(s) = embedded {

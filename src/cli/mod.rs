@@ -124,9 +124,10 @@ pub enum Command {
     DevServer(dev_server::DevServerArgs),
 }
 
-fn init_tracing() {
+/// `default` applies when RUST_LOG is unset.
+fn init_tracing(default: &str) {
     // RustDDS logs discovery chatter at info: keep it quiet unless RUST_LOG names it.
-    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    let spec = std::env::var("RUST_LOG").unwrap_or_else(|_| default.into());
     let spec = if spec.contains("rustdds") {
         spec
     } else {
@@ -142,7 +143,11 @@ fn init_tracing() {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // The recorder is a long-running node: say what it does by default.
+    init_tracing(match cli.command {
+        Command::Record(_) => "warn,mosaico_bridge=info",
+        _ => "warn",
+    });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

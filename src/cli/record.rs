@@ -10,11 +10,11 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use mosaico_bridge::config::{Overrides, RecordConfig};
 use mosaico_bridge::record::node::signals;
-use mosaico_bridge::record::RecorderNode;
+use mosaico_bridge::record::{NodeReport, RecorderNode};
 use mosaico_bridge::transport;
 use mosaico_bridge::OnError;
 
-use super::output::print_json;
+use super::output::{human_bytes, print_json, print_table};
 use super::ConnArgs;
 
 const SHIPPED_CONFIG: &str = include_str!("../../config/record.yaml");
@@ -121,12 +121,67 @@ pub async fn run(conn: &ConnArgs, a: RecordArgs) -> Result<ExitCode> {
     let report = node.run(signals()).await?;
     if a.json {
         print_json(&report)?;
+    } else {
+        print_sessions(&report, None)?;
     }
     Ok(if report.clean_shutdown {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// One table per session: what each topic received, wrote and did not store (and why).
+pub fn print_sessions(
+    report: &NodeReport,
+    published: Option<&[(String, u64)]>,
+) -> std::io::Result<()> {
+    for s in &report.sessions {
+        println!(
+            "sequence {} ({}), session {}{}",
+            s.sequence,
+            s.state,
+            s.session_id,
+            s.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+        let mut header = vec!["topic", "tag"];
+        if published.is_some() {
+            header.push("published");
+        }
+        header.extend([
+            "received",
+            "written",
+            "dropped",
+            "malformed",
+            "lost",
+            "bytes",
+        ]);
+        let rows: Vec<Vec<String>> = s
+            .topics
+            .iter()
+            .map(|t| {
+                let mut row = vec![t.topic.clone(), t.tag.clone().unwrap_or_else(|| "-".into())];
+                if let Some(p) = published {
+                    let sent = p.iter().find(|(n, _)| *n == t.topic).map_or(0, |(_, c)| *c);
+                    row.push(sent.to_string());
+                }
+                row.extend([
+                    t.received.to_string(),
+                    t.written.to_string(),
+                    t.dropped.to_string(),
+                    t.malformed.to_string(),
+                    (t.lost + t.too_large).to_string(),
+                    human_bytes(t.bytes),
+                ]);
+                row
+            })
+            .collect();
+        print_table(&header, &rows)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
