@@ -235,7 +235,15 @@ impl RecorderNode {
                     state = self.on_start(state, call).await;
                 }
                 Some(call) = stop.recv() => {
-                    let (s, answer) = self.stop_session(state, &mut report).await;
+                    let limit = Duration::from_secs_f64(self.cfg.stop_timeout_s);
+                    let (s, answer) = match tokio::time::timeout(limit, self.stop_session(state, &mut report)).await {
+                        Ok(done) => done,
+                        Err(_) => {
+                            error!(timeout_s = self.cfg.stop_timeout_s, "the session did not finish in time; its last part stays unfinalized on the server");
+                            self.client = None;
+                            (State::Idle, (false, format!("the session did not finish within {} s", self.cfg.stop_timeout_s)))
+                        }
+                    };
                     state = s;
                     let _ = call.respond.send(answer);
                 }
