@@ -22,6 +22,9 @@ use crate::ontology::SerializationFormat;
 use crate::protocol::Target;
 
 /// Bytes of the data a batch refers to (slices count only their part).
+/// Pending batches at least this large on average are sent without merging them.
+const MIN_MESSAGE_BYTES: usize = 64 << 10;
+
 pub fn batch_bytes(batch: &RecordBatch) -> usize {
     batch
         .columns()
@@ -323,17 +326,22 @@ impl TopicWriter {
             return Ok(());
         }
         let pending = std::mem::take(&mut st.pending);
-        st.pending_bytes = 0;
-        let batch = if pending.len() == 1 {
-            pending.into_iter().next().unwrap()
-        } else {
-            let schema = self.inner.schema.clone();
-            self.inner
-                .client
-                .processing
-                .run(move || arrow::compute::concat_batches(&schema, &pending))
-                .await??
-        };
+        let bytes = std::mem::take(&mut st.pending_bytes);
+        // Batches of a useful size go out as they are: concatenating would copy every byte once
+        // more (slowly, for nested columns). Only many small ones are merged into one message.
+        if pending.len() == 1 || bytes / pending.len() >= MIN_MESSAGE_BYTES {
+            for b in pending {
+                self.send(st, b).await?;
+            }
+            return Ok(());
+        }
+        let schema = self.inner.schema.clone();
+        let batch = self
+            .inner
+            .client
+            .processing
+            .run(move || arrow::compute::concat_batches(&schema, &pending))
+            .await??;
         self.send(st, batch).await
     }
 

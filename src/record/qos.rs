@@ -9,6 +9,11 @@ use crate::transport::{Publisher, Qos};
 /// delivery thread is briefly late.
 pub const MIN_READER_DEPTH: u32 = 100;
 
+/// Reader history of large-sample topics: the delivery thread takes samples at once, and a deep
+/// history of multi-MB frames only costs memory (measured: depth 100 → 5 saved ~0.5 GB of RSS at
+/// 1080p@30 + 128×2048 points@10).
+pub const LARGE_READER_DEPTH: u32 = 5;
+
 /// Types whose multi-MB samples collapse RustDDS' reliable protocol above ~30 Hz (see the
 /// transport notes): read best effort, which also matches reliable publishers, and count drops.
 pub const LARGE_SAMPLE_TYPES: &[&str] = &[
@@ -45,6 +50,9 @@ pub fn reader_qos(
         .unwrap_or_else(|| match durability {
             // Latched history: as deep as a publisher keeps, so nothing latched is missed.
             Durability::TransientLocal => offered.max(1),
+            Durability::Volatile if LARGE_SAMPLE_TYPES.contains(&ros_type) => {
+                offered.max(LARGE_READER_DEPTH)
+            }
             Durability::Volatile => offered.max(MIN_READER_DEPTH),
         });
     Qos {

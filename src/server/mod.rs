@@ -78,8 +78,13 @@ pub async fn serve(
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Windows sized for multi-MB rows: with h2's defaults one DoPut stream waits on a
+    // WINDOW_UPDATE every 64 KiB and tops out far below what the client sends.
     tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .tcp_nodelay(true)
+        .initial_stream_window_size(Some(8 << 20))
+        .initial_connection_window_size(Some(32 << 20))
         .layer(tower::layer::layer_fn(reset::WatchResets))
         .add_service(svc)
         .serve_with_incoming_shutdown(incoming, shutdown)
