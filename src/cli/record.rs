@@ -112,7 +112,11 @@ pub async fn run(conn: &ConnArgs, a: RecordArgs) -> Result<ExitCode> {
         cfg.node_name = n;
     }
     if a.print_config {
-        print!("{}", cfg.to_ros_yaml()?);
+        let mut shown = cfg.clone();
+        if !shown.api_key.is_empty() {
+            shown.api_key = "(set, not shown)".into();
+        }
+        print!("{}", shown.to_ros_yaml()?);
         return Ok(ExitCode::SUCCESS);
     }
     let t = transport::open(cfg.backend, &cfg.namespace, &cfg.node_name)
