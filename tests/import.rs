@@ -167,16 +167,7 @@ async fn a_rosbags_bag_imports_and_reads_back_field_by_field() {
             assert_eq!(frame(&imu[3]), "imu_link");
 
             let cam = json_rows(
-                &collect(
-                    c.topic_handler(&name, "/camera/image_raw")
-                        .await
-                        .unwrap()
-                        .stream(Default::default())
-                        .await
-                        .unwrap(),
-                )
-                .await
-                .unwrap(),
+                &read_topic(&c, &name, "/camera/image_raw").await,
             );
             assert_eq!(cam.len(), 3);
             assert_eq!(
@@ -196,16 +187,7 @@ async fn a_rosbags_bag_imports_and_reads_back_field_by_field() {
                     .num_rows(),
                 5
             );
-            let tf = collect(
-                c.topic_handler(&name, "/tf")
-                    .await
-                    .unwrap()
-                    .stream(Default::default())
-                    .await
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
+            let tf = read_topic(&c, &name, "/tf").await;
             assert_eq!(tf.num_rows(), 2);
             let raw = c.topic_handler(&name, "/diag_kv").await.unwrap();
             assert_eq!(
@@ -221,16 +203,7 @@ async fn a_rosbags_bag_imports_and_reads_back_field_by_field() {
                 let name = &name;
                 async move {
                     json_rows(
-                        &collect(
-                            c.topic_handler(name, t)
-                                .await
-                                .unwrap()
-                                .stream(Default::default())
-                                .await
-                                .unwrap(),
-                        )
-                        .await
-                        .unwrap(),
+                        &read_topic(c, name, t).await,
                     )
                 }
             };

@@ -72,12 +72,7 @@ pub fn small_robot() -> RobotConfig {
 }
 
 async fn rows(c: &mosaico_bridge::MosaicoClient, seq: &str, topic: &str) -> Vec<Value> {
-    let h = c.topic_handler(seq, topic).await.unwrap();
-    json_rows(
-        &collect(h.stream(Default::default()).await.unwrap())
-            .await
-            .unwrap(),
-    )
+    json_rows(&read_topic(c, seq, topic).await)
 }
 
 #[tokio::test]

@@ -80,16 +80,7 @@ async fn what_the_sdk_writes_we_list_print_and_copy_and_the_sdk_reads_the_copy_i
 
     // Our client reads the SDK's rows.
     let c = h.client().await;
-    let imu = collect(
-        c.topic_handler(&name, "/imu")
-            .await
-            .unwrap()
-            .stream(Default::default())
-            .await
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    let imu = read_topic(&c, &name, "/imu").await;
     assert_eq!(imu.num_rows(), 200);
 
     let copy = format!("{name}_copy");

@@ -126,6 +126,14 @@ where
     assert!(ran > 0, "no generation could run");
 }
 
+/// Every row of a topic, as one batch.
+pub async fn read_topic(c: &MosaicoClient, sequence: &str, topic: &str) -> RecordBatch {
+    let h = c.topic_handler(sequence, topic).await.unwrap();
+    collect(h.stream(Default::default()).await.unwrap())
+        .await
+        .unwrap()
+}
+
 /// Rows (JSON objects; binaries as hex strings) as one batch of `schema`.
 pub fn batch(schema: &SchemaRef, rows: &[Value]) -> RecordBatch {
     let mut d = arrow::json::ReaderBuilder::new(schema.clone())
