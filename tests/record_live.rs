@@ -270,3 +270,187 @@ fn a_cyclone_peer_is_recorded_over_dds_and_sigterm_finalizes() {
     }
     drop(server);
 }
+
+/// `std_srvs/srv/Trigger` as a ROS client sends it, declared independently of the recorder.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct TriggerRequest {
+    structure_needs_at_least_one_member: u8,
+}
+impl ros2_client::Message for TriggerRequest {}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct TriggerResponse {
+    success: bool,
+    message: String,
+}
+impl ros2_client::Message for TriggerResponse {}
+
+#[test]
+#[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
+fn services_and_diagnostics_drive_the_recorder_over_dds() {
+    use mosaico_bridge::ros::cdr::{CdrCodec, CdrReader};
+    use mosaico_bridge::ros::msgs::diagnostic_msgs::DiagnosticArray;
+    use mosaico_bridge::ros::{Endian, RosMessage};
+    use mosaico_bridge::transport::dds::DdsTransport;
+    use mosaico_bridge::transport::{Qos, RawMessage, Transport};
+    use ros2_client::qos::{History, QosProfile};
+    use ros2_client::{Context, Name, NodeName, NodeOptions, ServiceMapping, ServiceTypeName};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    if !netns::isolated("services_and_diagnostics_drive_the_recorder_over_dds") {
+        return;
+    }
+    if let Some(addr) = external() {
+        eprintln!("NOTE: the live test records into its own server in the namespace; {addr} is not reachable from it: not run against it");
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(async { harness(Generation::Current).await.unwrap() });
+    let addr = server.address();
+    let name = unique("svc");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("record.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "mosaico_bridge:\n  ros__parameters:\n    server: \"{addr}\"\n    node_name: rec\n    namespace: /r1\n    autostart: false\n    diagnostics_period_s: 0.2\n    sequence: {{name: {name}}}\n    topics: {{names: [/imu]}}\n"
+        ),
+    )
+    .unwrap();
+    let mut recorder = Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+        .args(["record", "--json", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // A sensor node publishing /imu, and a watcher of /diagnostics.
+    let sensor = DdsTransport::new("/", "imu_driver").unwrap();
+    let imu = sensor
+        .publisher(
+            "/imu",
+            mosaico_bridge::ros::msgs::sensor_msgs::Imu::TYPE_NAME,
+            Qos::SENSOR_DATA,
+        )
+        .unwrap();
+    let running = Arc::new(AtomicBool::new(true));
+    let publisher = std::thread::spawn({
+        let running = running.clone();
+        move || {
+            let mut i = 0u64;
+            while running.load(Ordering::Relaxed) {
+                imu.publish(&mosaico_bridge::demo::imu(i, 0).to_cdr(Endian::Little))
+                    .unwrap();
+                i += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    });
+    let status = Arc::new(Mutex::new(String::new()));
+    let _diag = sensor
+        .subscribe(
+            "/diagnostics",
+            "diagnostic_msgs/msg/DiagnosticArray",
+            Qos::DEFAULT,
+            Arc::new({
+                let status = status.clone();
+                move |m: RawMessage| {
+                    let a =
+                        DiagnosticArray::read(&mut CdrReader::from_bytes(&m.cdr).unwrap()).unwrap();
+                    *status.lock().unwrap() = a.status[0].message.clone();
+                }
+            }),
+        )
+        .unwrap();
+    let wait_status = |prefix: &str| {
+        let t = Instant::now();
+        while !status.lock().unwrap().starts_with(prefix) {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "diagnostics never said `{prefix}`: {:?}",
+                status.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    // A ROS client calls the recorder's services.
+    let context = Context::new().unwrap();
+    let mut caller = context
+        .new_node(NodeName::new("/", "caller").unwrap(), NodeOptions::new())
+        .unwrap();
+    let spinner = caller.spinner().unwrap();
+    std::thread::spawn(move || futures::executor::block_on(spinner.spin()));
+    let qos = QosProfile::publisher_default().history(History::KeepLast { depth: 10 });
+    let mut client = |service: &str| {
+        caller
+            .create_client::<TriggerRequest, TriggerResponse>(
+                ServiceMapping::Enhanced,
+                &Name::parse(service).unwrap(),
+                &ServiceTypeName::new("std_srvs", "Trigger"),
+                qos.clone(),
+                qos.clone(),
+            )
+            .unwrap()
+    };
+    let (start, split, stop) = (
+        client("/r1/rec/start"),
+        client("/r1/rec/split"),
+        client("/r1/rec/stop"),
+    );
+    let call = |c: &ros2_client::Client<TriggerRequest, TriggerResponse>| {
+        rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                c.async_call_service(TriggerRequest {
+                    structure_needs_at_least_one_member: 0,
+                }),
+            )
+            .await
+            .expect("a reply in time")
+            .expect("a reply")
+        })
+    };
+    rt.block_on(async {
+        for c in [&start, &split, &stop] {
+            tokio::time::timeout(Duration::from_secs(30), c.wait_for_service(&caller))
+                .await
+                .expect("the recorder's services are discovered");
+        }
+    });
+    wait_status("idle");
+    let r = call(&start);
+    assert!(r.success, "{r:?}");
+    wait_status("recording");
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = call(&split);
+    assert!(r.success, "{r:?}");
+    std::thread::sleep(Duration::from_millis(1000));
+    let r = call(&stop);
+    assert!(r.success && r.message.starts_with("finalized"), "{r:?}");
+    wait_status("idle");
+    running.store(false, Ordering::Relaxed);
+    publisher.join().unwrap();
+
+    sigterm(&recorder);
+    let (st, _) = wait_for(&mut recorder, Duration::from_secs(30));
+    assert!(st.success(), "{st}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(recorder.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let session = &report["sessions"][0];
+    assert_eq!(session["state"], "finalized");
+    assert_eq!(session["parts"].as_array().unwrap().len(), 2, "{session:#}");
+    let t = &session["topics"][0];
+    assert_eq!(t["topic"], "/imu");
+    assert!(t["received"].as_u64().unwrap() > 100, "{t}");
+    assert_eq!(t["written"], t["received"], "{t}");
+    let stored = rt.block_on(async {
+        let c = server.client().await;
+        read_topic(&c, &name, "/imu").await.num_rows()
+            + read_topic(&c, &name, "/imu__part2").await.num_rows()
+    });
+    assert_eq!(stored as u64, t["written"].as_u64().unwrap());
+    drop(server);
+}
