@@ -130,7 +130,12 @@ mod tests {
             .into_luma8();
         assert_eq!((decoded.width(), decoded.height()), (step, h));
         assert_eq!(decoded.into_raw(), data, "lossless, padding included");
-        assert!(png.len() * 3 < data.len() * 2, "{} of {} bytes", png.len(), data.len());
+        assert!(
+            png.len() * 3 < data.len() * 2,
+            "{} of {} bytes",
+            png.len(),
+            data.len()
+        );
     }
 
     fn img(encoding: &str, w: u32, h: u32, step: u32) -> Image {
