@@ -235,15 +235,7 @@ impl RecorderNode {
                     state = self.on_start(state, call).await;
                 }
                 Some(call) = stop.recv() => {
-                    let limit = Duration::from_secs_f64(self.cfg.stop_timeout_s);
-                    let (s, answer) = match tokio::time::timeout(limit, self.stop_session(state, &mut report)).await {
-                        Ok(done) => done,
-                        Err(_) => {
-                            error!(timeout_s = self.cfg.stop_timeout_s, "the session did not finish in time; its last part stays unfinalized on the server");
-                            self.client = None;
-                            (State::Idle, (false, format!("the session did not finish within {} s", self.cfg.stop_timeout_s)))
-                        }
-                    };
+                    let (s, answer, _) = self.stop_session(state, &mut report).await;
                     state = s;
                     let _ = call.respond.send(answer);
                 }
@@ -265,14 +257,8 @@ impl RecorderNode {
         }
 
         info!("shutting down: stop accepting, flush, finalize");
-        let deadline = Duration::from_secs_f64(self.cfg.stop_timeout_s);
-        match tokio::time::timeout(deadline, self.stop_session(state, &mut report)).await {
-            Ok(_) => report.clean_shutdown = true,
-            Err(_) => {
-                error!(timeout_s = self.cfg.stop_timeout_s, "the session did not finish in time; its writer applies the error policy as it is dropped");
-                report.clean_shutdown = false;
-            }
-        }
+        let (_, _, in_time) = self.stop_session(state, &mut report).await;
+        report.clean_shutdown = in_time;
         if let Some(c) = &self.client {
             c.close();
         }
@@ -285,43 +271,45 @@ impl RecorderNode {
                 let msg = format!("already recording {}", s.part_sequence());
                 (State::Recording(s), (false, msg))
             }
-            State::Idle | State::Waiting { .. } => match self.begin(None, RETRY_MIN).await {
-                State::Recording(s) => {
-                    let msg = format!("recording {}", s.sequence);
-                    (State::Recording(s), (true, msg))
-                }
-                State::Waiting {
-                    reason,
-                    retry_at,
-                    delay,
-                    resume,
-                } => {
-                    let msg = reason.clone();
-                    (
-                        State::Waiting {
-                            reason,
-                            retry_at,
-                            delay,
-                            resume,
-                        },
-                        (false, msg),
-                    )
-                }
-                State::Idle => (
-                    State::Idle,
-                    (false, "cannot start recording (see the log)".into()),
-                ),
-            },
+            State::Idle | State::Waiting { .. } => {
+                let begun = self.begin(None, RETRY_MIN).await;
+                let answer = match &begun {
+                    State::Recording(s) => (true, format!("recording {}", s.sequence)),
+                    State::Waiting { reason, .. } => (false, reason.clone()),
+                    State::Idle => (false, "cannot start recording (see the log)".into()),
+                };
+                (begun, answer)
+            }
         };
         let _ = call.respond.send(answer);
         state
     }
 
+    /// Stops the session within `stop_timeout_s`; the last value says whether it finished in time.
     async fn stop_session(
         &mut self,
         state: State,
         report: &mut NodeReport,
-    ) -> (State, (bool, String)) {
+    ) -> (State, (bool, String), bool) {
+        let limit = Duration::from_secs_f64(self.cfg.stop_timeout_s);
+        match tokio::time::timeout(limit, self.stop_now(state, report)).await {
+            Ok((state, answer)) => (state, answer, true),
+            Err(_) => {
+                error!(
+                    timeout_s = self.cfg.stop_timeout_s,
+                    "the session did not finish in time; its last part stays unfinalized on the server"
+                );
+                self.client = None;
+                let msg = format!(
+                    "the session did not finish within {} s",
+                    self.cfg.stop_timeout_s
+                );
+                (State::Idle, (false, msg), false)
+            }
+        }
+    }
+
+    async fn stop_now(&mut self, state: State, report: &mut NodeReport) -> (State, (bool, String)) {
         match state {
             State::Recording(s) => {
                 let out = s.stop().await;
@@ -361,20 +349,8 @@ impl RecorderNode {
                 }
                 State::Recording(s)
             }
-            State::Waiting {
-                reason,
-                retry_at,
-                delay,
-                resume,
-            } => {
-                if Instant::now() < retry_at {
-                    return State::Waiting {
-                        reason,
-                        retry_at,
-                        delay,
-                        resume,
-                    };
-                }
+            waiting @ State::Waiting { retry_at, .. } if Instant::now() < retry_at => waiting,
+            State::Waiting { delay, resume, .. } => {
                 self.begin(resume, (delay * 2).min(RETRY_MAX)).await
             }
             State::Idle => State::Idle,

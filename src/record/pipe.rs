@@ -85,8 +85,9 @@ impl TopicReport {
     }
 }
 
-/// Live counters of one topic, shared by its source (which counts what it received), the queue
-/// (drops) and the pipe (everything after). Read by diagnostics while the topic runs.
+/// Live counters of one topic, shared by its source (which counts what it received) and the pipe
+/// (everything after). Queue drops are the queue's own counters. Read by diagnostics while the
+/// topic runs.
 #[derive(Debug, Default)]
 pub struct TopicStats {
     pub received: AtomicU64,
@@ -94,7 +95,6 @@ pub struct TopicStats {
     pub written: AtomicU64,
     pub malformed: AtomicU64,
     pub too_large: AtomicU64,
-    pub dropped: AtomicU64,
     pub lost: AtomicU64,
     detail: Mutex<StatsDetail>,
 }
@@ -139,7 +139,7 @@ impl TopicStats {
             malformed: get(&self.malformed),
             last_malformed: d.last_malformed.clone(),
             too_large: get(&self.too_large),
-            dropped: get(&self.dropped),
+            dropped: 0, // the queue's count, added by the live recorder
             lost: get(&self.lost),
             error: d.error.clone(),
         }

@@ -78,6 +78,11 @@ impl MemoryBus {
     }
 }
 
+/// A writer's id as the graph shows it.
+fn gid(id: u64) -> String {
+    format!("mem.{id:08x}")
+}
+
 /// DDS matching: a reliable reader needs a reliable writer, a transient-local reader needs a
 /// transient-local writer.
 fn compatible(writer: Qos, reader: Qos) -> bool {
@@ -204,7 +209,7 @@ impl Transport for MemoryTransport {
                     .writers
                     .iter()
                     .map(|(id, (node, qos))| Publisher {
-                        gid: format!("mem.{id:08x}"),
+                        gid: gid(*id),
                         node: Some(node.clone()),
                         qos: *qos,
                     })
@@ -239,7 +244,7 @@ impl Transport for MemoryTransport {
                 t.latched
                     .iter()
                     .filter(|(w, _)| t.writers.get(w).is_some_and(|(_, wq)| compatible(*wq, qos)))
-                    .flat_map(|(w, h)| h.iter().map(move |b| (format!("mem.{w:08x}"), b.clone())))
+                    .flat_map(|(w, h)| h.iter().map(move |b| (gid(*w), b.clone())))
                     .collect()
             } else {
                 Vec::new()
@@ -285,7 +290,7 @@ impl Transport for MemoryTransport {
             bus: Arc::downgrade(&self.bus),
             topic,
             id,
-            gid: format!("mem.{id:08x}"),
+            gid: gid(id),
             qos,
         }))
     }

@@ -167,14 +167,26 @@ impl DdsTransport {
         resolve_name(&self.namespace, &self.name, name)
     }
 
-    fn topic(
+    /// The DDS topic of a resolved ROS topic, and the QoS policies of an endpoint on it; the error
+    /// says why, for the caller's own error.
+    fn endpoint_topic(
         &self,
         topic: &str,
-        dds_type: String,
-        qos: &rustdds::QosPolicies,
-    ) -> Result<rustdds::Topic, rustdds::dds::CreateError> {
-        self.participant
-            .create_topic(names::dds_topic(topic), dds_type, qos, TopicKind::NoKey)
+        ros_type: &str,
+        qos: Qos,
+    ) -> Result<(rustdds::Topic, rustdds::QosPolicies), String> {
+        let dds_type = names::dds_type(ros_type).map_err(|e| e.to_string())?;
+        let policies = pubsub::dds_qos(qos);
+        let dds_topic = self
+            .participant
+            .create_topic(
+                names::dds_topic(topic),
+                dds_type,
+                &policies,
+                TopicKind::NoKey,
+            )
+            .map_err(|e| format!("cannot create the DDS topic: {e}"))?;
+        Ok((dds_topic, policies))
     }
 }
 
@@ -204,11 +216,7 @@ impl Transport for DdsTransport {
             ros_type: ros_type.to_string(),
             reason,
         };
-        let dds_type = names::dds_type(ros_type).map_err(|e| failed(e.to_string()))?;
-        let policies = pubsub::dds_qos(qos);
-        let dds_topic = self
-            .topic(&topic, dds_type, &policies)
-            .map_err(|e| failed(format!("cannot create the DDS topic: {e}")))?;
+        let (dds_topic, policies) = self.endpoint_topic(&topic, ros_type, qos).map_err(failed)?;
         let reader = self
             .dds_subscriber
             .create_simple_datareader_no_key::<RawCdr, RawCdrAdapter>(&dds_topic, Some(policies))
@@ -230,11 +238,7 @@ impl Transport for DdsTransport {
             topic: topic.clone(),
             reason,
         };
-        let dds_type = names::dds_type(ros_type).map_err(|e| failed(e.to_string()))?;
-        let policies = pubsub::dds_qos(qos);
-        let dds_topic = self
-            .topic(&topic, dds_type, &policies)
-            .map_err(|e| failed(format!("cannot create the DDS topic: {e}")))?;
+        let (dds_topic, policies) = self.endpoint_topic(&topic, ros_type, qos).map_err(failed)?;
         let writer = self
             .dds_publisher
             .create_datawriter_no_key::<CdrBody, CdrLeWriterAdapter>(&dds_topic, Some(policies))

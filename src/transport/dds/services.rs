@@ -12,8 +12,8 @@ use crate::transport::TriggerCall;
 /// id in the sample's related-sample-identity), as rmw_fastrtps, Jazzy's default RMW, does.
 pub const SERVICE_MAPPING: ServiceMapping = ServiceMapping::Enhanced;
 
-/// `std_srvs/srv/Trigger` request. IDL has no empty structs, so ROS 2 gives the empty request this
-/// placeholder byte.
+/// `std_srvs/srv/Trigger` request. IDL has no empty structs, so ROS 2's IDL generator gives the
+/// empty request this one `uint8` member (always 0 on the wire).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TriggerRequest {
     pub structure_needs_at_least_one_member: u8,
