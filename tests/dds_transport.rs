@@ -7,6 +7,8 @@
 
 #[path = "common/netns.rs"]
 mod netns;
+#[path = "common/trigger.rs"]
+mod trigger;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -19,7 +21,7 @@ use mosaico_bridge::transport::dds::DdsTransport;
 use mosaico_bridge::transport::{
     Durability, GraphTopic, OnMessage, Qos, RawMessage, Reliability, Transport,
 };
-use serde::{Deserialize, Serialize};
+use trigger::{call, Caller, TriggerResponse};
 
 /// Discovery plus delivery on a loaded 2-core machine: generous.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -458,26 +460,9 @@ fn lives_in_a_tokio_runtime_and_leaves_the_graph_when_dropped() {
     });
 }
 
-/// `std_srvs/srv/Trigger`, declared here independently of the backend.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct TriggerRequest {
-    structure_needs_at_least_one_member: u8,
-}
-impl ros2_client::Message for TriggerRequest {}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct TriggerResponse {
-    success: bool,
-    message: String,
-}
-impl ros2_client::Message for TriggerResponse {}
-
 #[test]
 #[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
 fn trigger_service_answers_a_ros2_client() {
-    use ros2_client::qos::{History, QosProfile};
-    use ros2_client::{Context, Name, NodeName, NodeOptions, ServiceMapping, ServiceTypeName};
-
     if !netns::isolated("trigger_service_answers_a_ros2_client") {
         return;
     }
@@ -504,40 +489,13 @@ fn trigger_service_answers_a_ros2_client() {
         }
     });
 
-    let context = Context::new().unwrap();
-    let mut client_node = context
-        .new_node(NodeName::new("/", "caller").unwrap(), NodeOptions::new())
-        .unwrap();
-    let spinner = client_node.spinner().unwrap();
-    std::thread::spawn(move || futures::executor::block_on(spinner.spin()));
-    let qos = QosProfile::publisher_default().history(History::KeepLast { depth: 10 });
-    let client = client_node
-        .create_client::<TriggerRequest, TriggerResponse>(
-            ServiceMapping::Enhanced,
-            &Name::parse("/rec/start").unwrap(),
-            &ServiceTypeName::new("std_srvs", "Trigger"),
-            qos.clone(),
-            qos,
-        )
-        .unwrap();
-    let call = || async {
-        tokio::time::timeout(
-            PATIENCE,
-            client.async_call_service(TriggerRequest {
-                structure_needs_at_least_one_member: 0,
-            }),
-        )
-        .await
-        .expect("a reply in time")
-        .expect("a reply")
-    };
+    let mut caller = Caller::new("caller");
+    let client = caller.client("/rec/start");
     rt.block_on(async {
-        tokio::time::timeout(PATIENCE, client.wait_for_service(&client_node))
-            .await
-            .expect("the service to be discovered");
+        caller.wait_for(&client).await;
         let start = Instant::now();
         assert_eq!(
-            call().await,
+            call(&client).await,
             TriggerResponse {
                 success: true,
                 message: "recording".into()
@@ -545,13 +503,13 @@ fn trigger_service_answers_a_ros2_client() {
         );
         eprintln!("Trigger call answered in {:?}", start.elapsed());
         assert_eq!(
-            call().await,
+            call(&client).await,
             TriggerResponse {
                 success: false,
                 message: "already recording".into()
             }
         );
-        let r = call().await;
+        let r = call(&client).await;
         assert!(!r.success, "an unanswered call fails: {r:?}");
     });
 

@@ -6,6 +6,8 @@
 mod common;
 #[path = "common/netns.rs"]
 mod netns;
+#[path = "common/trigger.rs"]
+mod trigger;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use mosaico_bridge::Generation;
 use serde_json::Value;
+use trigger::{Caller, TriggerClient};
 
 fn python() -> String {
     std::env::var("MOSAICO_TEST_PYTHON").expect(
@@ -86,18 +89,27 @@ fn stamp_of(row: &Value) -> (i64, i64) {
     )
 }
 
+/// A runtime and a test server inside the namespace; `None` (with a note) when the suite targets
+/// an external server, which the namespace cannot reach.
+fn own_server() -> Option<(tokio::runtime::Runtime, Harness)> {
+    if let Some(addr) = external() {
+        eprintln!("NOTE: the live test records into its own server in the namespace; {addr} is not reachable from it: not run against it");
+        return None;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(async { harness(Generation::Current).await.unwrap() });
+    Some((rt, server))
+}
+
 #[test]
 #[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
 fn a_cyclone_peer_is_recorded_over_dds_and_sigterm_finalizes() {
     if !netns::isolated("a_cyclone_peer_is_recorded_over_dds_and_sigterm_finalizes") {
         return;
     }
-    if let Some(addr) = external() {
-        eprintln!("NOTE: the live test records into its own server in the namespace; {addr} is not reachable from it: not run against it");
+    let Some((_rt, server)) = own_server() else {
         return;
-    }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(async { harness(Generation::Current).await.unwrap() });
+    };
     let addr = server.address();
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("peer.json");
@@ -271,20 +283,6 @@ fn a_cyclone_peer_is_recorded_over_dds_and_sigterm_finalizes() {
     drop(server);
 }
 
-/// `std_srvs/srv/Trigger` as a ROS client sends it, declared independently of the recorder.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct TriggerRequest {
-    structure_needs_at_least_one_member: u8,
-}
-impl ros2_client::Message for TriggerRequest {}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct TriggerResponse {
-    success: bool,
-    message: String,
-}
-impl ros2_client::Message for TriggerResponse {}
-
 #[test]
 #[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
 fn services_and_diagnostics_drive_the_recorder_over_dds() {
@@ -293,20 +291,15 @@ fn services_and_diagnostics_drive_the_recorder_over_dds() {
     use mosaico_bridge::ros::{Endian, RosMessage};
     use mosaico_bridge::transport::dds::DdsTransport;
     use mosaico_bridge::transport::{Qos, RawMessage, Transport};
-    use ros2_client::qos::{History, QosProfile};
-    use ros2_client::{Context, Name, NodeName, NodeOptions, ServiceMapping, ServiceTypeName};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
     if !netns::isolated("services_and_diagnostics_drive_the_recorder_over_dds") {
         return;
     }
-    if let Some(addr) = external() {
-        eprintln!("NOTE: the live test records into its own server in the namespace; {addr} is not reachable from it: not run against it");
+    let Some((rt, server)) = own_server() else {
         return;
-    }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(async { harness(Generation::Current).await.unwrap() });
+    };
     let addr = server.address();
     let name = unique("svc");
     let dir = tempfile::tempdir().unwrap();
@@ -376,47 +369,16 @@ fn services_and_diagnostics_drive_the_recorder_over_dds() {
     };
 
     // A ROS client calls the recorder's services.
-    let context = Context::new().unwrap();
-    let mut caller = context
-        .new_node(NodeName::new("/", "caller").unwrap(), NodeOptions::new())
-        .unwrap();
-    let spinner = caller.spinner().unwrap();
-    std::thread::spawn(move || futures::executor::block_on(spinner.spin()));
-    let qos = QosProfile::publisher_default().history(History::KeepLast { depth: 10 });
-    let mut client = |service: &str| {
-        caller
-            .create_client::<TriggerRequest, TriggerResponse>(
-                ServiceMapping::Enhanced,
-                &Name::parse(service).unwrap(),
-                &ServiceTypeName::new("std_srvs", "Trigger"),
-                qos.clone(),
-                qos.clone(),
-            )
-            .unwrap()
-    };
+    let mut caller = Caller::new("caller");
     let (start, split, stop) = (
-        client("/r1/rec/start"),
-        client("/r1/rec/split"),
-        client("/r1/rec/stop"),
+        caller.client("/r1/rec/start"),
+        caller.client("/r1/rec/split"),
+        caller.client("/r1/rec/stop"),
     );
-    let call = |c: &ros2_client::Client<TriggerRequest, TriggerResponse>| {
-        rt.block_on(async {
-            tokio::time::timeout(
-                Duration::from_secs(30),
-                c.async_call_service(TriggerRequest {
-                    structure_needs_at_least_one_member: 0,
-                }),
-            )
-            .await
-            .expect("a reply in time")
-            .expect("a reply")
-        })
-    };
+    let call = |c: &TriggerClient| rt.block_on(trigger::call(c));
     rt.block_on(async {
         for c in [&start, &split, &stop] {
-            tokio::time::timeout(Duration::from_secs(30), c.wait_for_service(&caller))
-                .await
-                .expect("the recorder's services are discovered");
+            caller.wait_for(c).await;
         }
     });
     wait_status("idle");
