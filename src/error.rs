@@ -95,6 +95,9 @@ pub enum Error {
 
     #[error(transparent)]
     Io(#[from] std::io::Error),
+
+    #[error(transparent)]
+    Bag(#[from] crate::bag::BagError),
 }
 
 impl Error {

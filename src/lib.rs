@@ -1,6 +1,7 @@
 //! mosaico_bridge: a Mosaico client (control, data and processing planes over Arrow Flight), a test
 //! server that behaves like mosaicod, and the ROS 2 bridge built on them.
 
+pub mod bag;
 pub mod config;
 pub mod control;
 pub mod data;
@@ -17,6 +18,7 @@ pub mod record;
 pub mod ros;
 pub mod server;
 pub mod transport;
+pub mod upload;
 
 pub use control::{ConnectOptions, ServerAddr, Tls};
 pub use error::{Error, Result};

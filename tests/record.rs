@@ -54,6 +54,7 @@ pub fn config(h: &Harness, name: &str) -> RecordConfig {
     cfg.sequence.name = name.into();
     cfg.topics.all = true;
     cfg.topics.exclude = vec!["/diagnostics".into()];
+    cfg.spool.dir = tempfile::tempdir().unwrap().keep().display().to_string();
     cfg
 }
 

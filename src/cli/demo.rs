@@ -98,6 +98,14 @@ pub async fn run(conn: &ConnArgs, a: DemoArgs) -> Result<ExitCode> {
     cfg.topics.exclude = vec!["/diagnostics".into()];
     cfg.sequence.template = "{robot}_{date}_{time}".into();
     cfg.sequence.metadata.insert("demo".into(), json!(true));
+    // The demo's own spool: every message goes to disk first, then to the server.
+    let spool =
+        std::env::temp_dir().join(format!("mosaico_bridge_demo_spool_{}", std::process::id()));
+    cfg.spool.dir = spool.display().to_string();
+    eprintln!(
+        "demo: spooling to {} first (as a robot would, for crashes and outages)",
+        spool.display()
+    );
     let node = RecorderNode::new(cfg, Arc::new(bus.node("", "mosaico_bridge")))?;
     let (stop, shutdown) = shutdown_channel();
     let recorder = tokio::spawn(node.run(shutdown));
@@ -117,6 +125,12 @@ pub async fn run(conn: &ConnArgs, a: DemoArgs) -> Result<ExitCode> {
         println!("(published counts include messages sent before the recorder subscribed)");
     }
     let clean = report.clean_shutdown && report.sessions.iter().all(|s| s.state == "finalized");
+    if clean {
+        // Every part was confirmed by the server: the spool kept nothing.
+        let _ = std::fs::remove_dir_all(&spool);
+    } else {
+        eprintln!("demo: the spool {} keeps what the server did not confirm (`mosaico-bridge spool ls {}`)", spool.display(), spool.display());
+    }
     if let Some(s) = embedded {
         // The embedded server holds the data in memory only: read it back before it goes.
         if let Some(seq) = report.sessions.first() {

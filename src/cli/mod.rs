@@ -8,6 +8,7 @@ mod dev_server;
 mod import;
 mod output;
 mod record;
+mod spool;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -118,6 +119,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Record ROS 2 topics into Mosaico (the recorder node), until SIGINT/SIGTERM.
     Record(record::RecordArgs),
+    /// A recorder's spool: list what waits (`ls`), upload it (`upload`), remove a session (`rm`).
+    Spool(spool::SpoolArgs),
     /// A synthetic robot (camera, LIDAR, IMU, GPS, TF) recorded into a local dev server, summarised.
     Demo(demo::DemoArgs),
     /// Run the in-memory test server locally (a stand-in for mosaicod, for trying things out).
@@ -145,7 +148,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The recorder is a long-running node: say what it does by default.
     init_tracing(match cli.command {
-        Command::Record(_) => "warn,mosaico_bridge=info",
+        Command::Record(_) | Command::Spool(_) => "warn,mosaico_bridge=info",
         _ => "warn",
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -182,5 +185,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::DevServer(a) => dev_server::run(&conn, a).await,
         Command::Record(a) => record::run(&conn, a).await,
         Command::Demo(a) => demo::run(&conn, a).await,
+        Command::Spool(a) => spool::run(&conn, a).await,
     }
 }

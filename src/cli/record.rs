@@ -36,6 +36,13 @@ pub struct RecordArgs {
     /// On a fault: delete the session, or keep what arrived and report the error.
     #[arg(long, value_name = "POLICY")]
     pub on_error: Option<OnError>,
+    /// Spool directory: every message is written here first, then uploaded (default: the config's
+    /// `spool.dir`, else ~/.local/share/mosaico_bridge/spool).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_spool")]
+    pub spool: Option<String>,
+    /// Diskless: no spool; a crash or an outage loses the part being recorded.
+    #[arg(long)]
+    pub no_spool: bool,
     /// Print the effective configuration (YAML) and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -104,7 +111,11 @@ pub async fn run(conn: &ConnArgs, a: RecordArgs) -> Result<ExitCode> {
         topics: a.topics.clone(),
         exclude: a.exclude.clone(),
         on_error: a.on_error,
+        spool: a.spool.clone(),
     })?;
+    if a.no_spool {
+        cfg.spool.enabled = false;
+    }
     if let Some(ns) = ros.namespace {
         cfg.namespace = ns;
     }
@@ -135,7 +146,8 @@ pub async fn run(conn: &ConnArgs, a: RecordArgs) -> Result<ExitCode> {
     })
 }
 
-/// One table per session: what each topic received, wrote and did not store (and why).
+/// One table per session: what each topic received, what the server committed, what still waits
+/// in the spool (`pending`: safe on disk, uploaded later), and what was not stored (and why).
 pub fn print_sessions(
     report: &NodeReport,
     published: Option<&[(String, u64)]>,
@@ -157,7 +169,8 @@ pub fn print_sessions(
         }
         header.extend([
             "received",
-            "written",
+            "committed",
+            "pending",
             "dropped",
             "malformed",
             "lost",
@@ -174,10 +187,11 @@ pub fn print_sessions(
                 }
                 row.extend([
                     t.received.to_string(),
-                    t.written.to_string(),
+                    t.written.max(t.committed).to_string(),
+                    t.pending.to_string(),
                     t.dropped.to_string(),
                     t.malformed.to_string(),
-                    (t.lost + t.too_large).to_string(),
+                    (t.lost + t.too_large + t.middleware_lost).to_string(),
                     human_bytes(t.bytes),
                 ]);
                 row

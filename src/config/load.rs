@@ -36,6 +36,8 @@ pub struct Overrides {
     /// More exclusion regexes.
     pub exclude: Vec<String>,
     pub on_error: Option<OnError>,
+    /// `--spool DIR`: the spool directory (enables the spool).
+    pub spool: Option<String>,
 }
 
 /// Finds the parameters in ROS form (`<node>: ros__parameters: {...}`), or takes the document as is.
@@ -152,6 +154,10 @@ impl RecordConfig {
         if let Some(p) = o.on_error {
             self.on_error = p;
         }
+        if let Some(d) = o.spool {
+            self.spool.dir = d;
+            self.spool.enabled = true;
+        }
         self.validate("command line")
     }
 
@@ -171,13 +177,21 @@ impl RecordConfig {
             ("connect_timeout_s", self.connect_timeout_s),
             ("stop_timeout_s", self.stop_timeout_s),
             ("diagnostics_period_s", self.diagnostics_period_s),
+            ("spool.sync_interval_s", self.spool.sync_interval_s),
         ] {
-            if !(v > 0.0 && v.is_finite()) {
+            // A year at most: larger values overflow time arithmetic.
+            if !(v > 0.0 && v <= 3.2e7) {
                 return bad(
                     key,
-                    format!("must be a positive number of seconds, got {v}"),
+                    format!("must be a positive number of seconds (at most a year), got {v}"),
                 );
             }
+        }
+        if self.spool.chunk_bytes < 4096 {
+            return bad(
+                "spool.chunk_bytes",
+                format!("must be at least 4096, got {}", self.spool.chunk_bytes),
+            );
         }
         if self.node_name.is_empty()
             || !self

@@ -27,9 +27,15 @@ pub const DEFAULT_SEQUENCE_TEMPLATE: &str = "{robot}_{date}_{time}";
 /// 1.9 GB, so the budget holds a burst (a couple of seconds of camera data), not an outage.
 pub const DEFAULT_QUEUE_BYTES_PER_TOPIC: u64 = 256 << 20;
 pub const DEFAULT_QUEUE_BYTES_TOTAL: u64 = 1 << 30;
-/// The server holds a topic in memory until its stream ends: parts bound that memory.
-pub const DEFAULT_SPLIT_MAX_DURATION_S: u64 = 1800;
-pub const DEFAULT_SPLIT_MAX_BYTES: u64 = 8 << 30;
+/// The server holds a topic in memory until its stream ends, and a part is the unit that is
+/// retried after a fault: parts (one spool segment each) stay short.
+pub const DEFAULT_SPLIT_MAX_DURATION_S: u64 = 300;
+pub const DEFAULT_SPLIT_MAX_BYTES: u64 = 2 << 30;
+/// A SIGKILL or power cut loses at most this much of what was received.
+pub const DEFAULT_SPOOL_SYNC_INTERVAL_S: f64 = 1.0;
+pub const DEFAULT_SPOOL_CHUNK_BYTES: u64 = 4 << 20;
+/// Left free on the spool's filesystem for the rest of the robot.
+pub const DEFAULT_SPOOL_MIN_FREE_BYTES: u64 = 1 << 30;
 pub const DEFAULT_STOP_TIMEOUT_S: f64 = 20.0;
 pub const DEFAULT_DIAGNOSTICS_PERIOD_S: f64 = 1.0;
 pub const DEFAULT_JPEG_QUALITY: u8 = 90;
@@ -56,6 +62,75 @@ pub enum DropPolicy {
     DropOldest,
     /// Discard the arriving message.
     DropNewest,
+}
+
+/// What the spool does when its quota or the disk is full. Segments already uploaded and kept
+/// (`keep: keep`) are always deleted first, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Refuse new messages (counted per topic as `spool_full`) until uploads free room.
+    #[default]
+    Stop,
+    /// Delete the oldest segments not yet uploaded (their messages counted as lost) to keep
+    /// recording the newest data.
+    DeleteOldest,
+}
+
+/// What happens to a segment once the server confirmed its part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Keep {
+    #[default]
+    Delete,
+    /// Keep the bag on the robot (deleted only to make room, oldest first).
+    Keep,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// `false`: no disk at all; parts live in memory until committed and a crash or an outage
+    /// loses the current part (diskless robots only).
+    pub enabled: bool,
+    /// Empty: `$XDG_DATA_HOME/mosaico_bridge/spool` (`~/.local/share/mosaico_bridge/spool`).
+    pub dir: String,
+    /// Chunks are closed and the segment synced to disk at least this often.
+    pub sync_interval_s: f64,
+    /// MCAP chunk size (a chunk is also closed when it reaches this).
+    pub chunk_bytes: u64,
+    /// Quota for the whole spool directory; 0: none (only `min_free_bytes` applies).
+    pub max_bytes: u64,
+    /// Stop writing before the filesystem has less than this free.
+    pub min_free_bytes: u64,
+    pub when_full: WhenFull,
+    pub keep: Keep,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            enabled: true,
+            dir: String::new(),
+            sync_interval_s: DEFAULT_SPOOL_SYNC_INTERVAL_S,
+            chunk_bytes: DEFAULT_SPOOL_CHUNK_BYTES,
+            max_bytes: 0,
+            min_free_bytes: DEFAULT_SPOOL_MIN_FREE_BYTES,
+            when_full: WhenFull::default(),
+            keep: Keep::default(),
+        }
+    }
+}
+
+impl SpoolConfig {
+    /// The spool directory.
+    pub fn root(&self) -> PathBuf {
+        if self.dir.is_empty() {
+            crate::upload::spool_dir::default_root()
+        } else {
+            PathBuf::from(&self.dir)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -104,6 +179,9 @@ pub struct RecordConfig {
     pub pool: PoolConfig,
     pub queue: QueueConfig,
     pub split: SplitConfig,
+    pub spool: SpoolConfig,
+    /// Diskless mode only (`spool.enabled: false`): what happens to a part a fault broke. With the
+    /// spool, a broken part is uploaded again from disk.
     pub on_error: OnError,
     /// Start recording as soon as the node is up (else wait for `~/start`).
     pub autostart: bool,
@@ -131,6 +209,7 @@ impl Default for RecordConfig {
             pool: PoolConfig::default(),
             queue: QueueConfig::default(),
             split: SplitConfig::default(),
+            spool: SpoolConfig::default(),
             on_error: OnError::default(),
             autostart: true,
             stop_timeout_s: DEFAULT_STOP_TIMEOUT_S,
@@ -249,9 +328,9 @@ impl Default for QueueConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SplitConfig {
-    /// Start a new part after this long; 0: never.
+    /// Start a new part (and spool segment) after this long; 0: never.
     pub max_duration_s: u64,
-    /// Start a new part after this many bytes were written; 0: never.
+    /// Start a new part after this many message bytes; 0: never.
     pub max_bytes: u64,
 }
 

@@ -264,6 +264,25 @@ impl MosaicoClient {
             .await
     }
 
+    /// Deletes one unlocked session (`seq:<ULID>`) of a sequence (current servers only).
+    pub async fn session_delete(&self, locator: &str) -> Result<()> {
+        self.inner.check_open()?;
+        let (sequence, _) = locator.split_once(':').ok_or_else(|| Error::InvalidName {
+            name: locator.to_string(),
+            reason: "a session locator is `<sequence>:<ULID>`".into(),
+        })?;
+        let session = crate::protocol::Session {
+            sequence: names::sequence_name(sequence)?.to_string(),
+            key: String::new(),
+            locator: Some(locator.to_string()),
+            created_sequence: false,
+        };
+        self.inner
+            .protocol
+            .discard(&self.inner.control, &session)
+            .await
+    }
+
     pub async fn notifications(&self, target: Target, locator: &str) -> Result<Vec<Notification>> {
         self.inner.check_open()?;
         let locator = checked_locator(target, locator)?;

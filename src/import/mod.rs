@@ -16,8 +16,8 @@ use tracing::{info, warn};
 
 use crate::error::{Error, Result};
 use crate::handlers::{MosaicoClient, OnError, SequenceSummary, SequenceWriter};
-use crate::record::pipe::{run_topic, Chunk, SequenceSink, TopicReport, TopicStats};
 use crate::ros::adapters::{adapter_or_raw, AdapterOptions, RosTopicInfo};
+use crate::upload::pipe::{run_topic, Chunk, SequenceSink, TopicReport, TopicStats};
 
 /// A chunk is sent to its topic's task at this many bytes or messages, whichever comes first.
 pub const CHUNK_BYTES: usize = 8 << 20;

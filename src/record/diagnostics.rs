@@ -9,6 +9,7 @@ use crate::ros::msgs::builtin_interfaces::Time;
 use crate::ros::msgs::diagnostic_msgs::{DiagnosticArray, DiagnosticStatus, KeyValue};
 use crate::ros::msgs::std_msgs::Header;
 use crate::ros::{Endian, RosMessage};
+use crate::upload::UplinkStatus;
 
 pub const TOPIC: &str = "/diagnostics";
 pub const ROS_TYPE: &str = "diagnostic_msgs/msg/DiagnosticArray";
@@ -64,6 +65,7 @@ pub fn diagnostics(
     node: &str,
     stamp_ns: i64,
     state: &NodeState,
+    uplink: Option<&UplinkStatus>,
     topics: &[TopicStatus],
     rates: &mut RateMeter,
 ) -> Vec<u8> {
@@ -89,6 +91,28 @@ pub fn diagnostics(
     let lost: u64 = topics.iter().map(|t| t.report.not_written()).sum();
     values.push(kv("topics", topics.len()));
     values.push(kv("messages_not_stored", lost));
+    let mut message = message;
+    let mut level = level;
+    if let Some(u) = uplink {
+        values.push(kv("uplink", &u.state));
+        values.push(kv("uplink_reason", u.reason.as_deref().unwrap_or("")));
+        values.push(kv("backlog_segments", u.backlog_segments));
+        values.push(kv("backlog_bytes", u.backlog_bytes));
+        values.push(kv("backlog_oldest_s", format!("{:.1}", u.oldest_s)));
+        values.push(kv("parts_committed", u.parts_committed));
+        values.push(kv("topics_set_aside", u.set_aside.len()));
+        if u.state == "waiting" {
+            message = format!(
+                "{message}; uplink down ({}), {} segment(s) waiting in the spool",
+                u.reason.as_deref().unwrap_or("?"),
+                u.backlog_segments
+            );
+            level = level.max(DiagnosticStatus::WARN);
+        }
+        if !u.set_aside.is_empty() || !u.stuck.is_empty() {
+            level = level.max(DiagnosticStatus::WARN);
+        }
+    }
     status.push(DiagnosticStatus {
         level: if level == DiagnosticStatus::OK && lost > 0 {
             DiagnosticStatus::WARN
@@ -124,7 +148,11 @@ pub fn diagnostics(
                 kv("rate_hz", format!("{hz:.2}")),
                 kv("bytes_per_s", format!("{bps:.0}")),
                 kv("received", r.received),
+                kv("spooled", r.spooled),
+                kv("committed", r.committed),
+                kv("pending", r.pending),
                 kv("written", r.written),
+                kv("middleware_lost", r.middleware_lost),
                 kv("dropped", r.dropped),
                 kv("malformed", r.malformed),
                 kv("too_large", r.too_large),
@@ -160,9 +188,9 @@ pub fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::pipe::TopicReport;
     use crate::ros::CdrCodec;
     use crate::transport::Qos;
+    use crate::upload::pipe::TopicReport;
 
     #[test]
     fn encodes_a_decodable_array_with_a_status_per_topic() {
@@ -186,6 +214,7 @@ mod tests {
             "/rec",
             1_500_000_000,
             &state,
+            None,
             &[t],
             &mut RateMeter::default(),
         );

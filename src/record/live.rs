@@ -18,7 +18,6 @@ use tokio::sync::{mpsc, RwLock};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use super::pipe::{run_topic, Chunk, TopicReport, TopicSink, TopicStats};
 use super::qos::reader_qos;
 use super::queue::{ByteQueue, Pushed, SharedBudget};
 use super::session::{PartSummary, Recording, Resume};
@@ -28,6 +27,8 @@ use crate::handlers::topic_writer::batch_bytes;
 use crate::handlers::{MosaicoClient, WriterState};
 use crate::ros::{adapter_or_raw, Adapter, AdapterOptions, ImageCompression, RosTopicInfo};
 use crate::transport::{GraphTopic, OnMessage, Qos, RawMessage, Subscription, Transport};
+use crate::upload::is_fault;
+use crate::upload::pipe::{run_topic, Chunk, TopicReport, TopicSink, TopicStats};
 
 /// Bytes of messages handed to a worker at once: a few camera frames, or thousands of IMU rows.
 const CHUNK_BYTES: u64 = 8 << 20;
@@ -57,20 +58,6 @@ impl Shared {
             *f = Some(why);
         }
     }
-}
-
-/// Errors that mean the server or the connection is gone, not that one topic misbehaved.
-fn is_fault(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Connect { .. }
-            | Error::Timeout { .. }
-            | Error::Transport { .. }
-            | Error::Upload { .. }
-            | Error::Server { .. }
-            | Error::Closed(_)
-            | Error::Unauthenticated { .. }
-    )
 }
 
 /// Writes a topic's batches into whatever part is current.
@@ -243,38 +230,12 @@ impl LiveSession {
         if self.fault().is_some() {
             return;
         }
-        let me = self.transport.node_name();
-        for t in self.transport.graph() {
-            if self.topics.contains_key(&t.name) || !self.matcher.matches(&t.name) {
-                continue;
-            }
-            // Our own publications (e.g. /diagnostics) are never recorded.
-            if !t.publishers.is_empty()
-                && t.publishers.iter().all(|p| p.node.as_deref() == Some(&*me))
-            {
-                continue;
-            }
+        for t in new_topics(&*self.transport, &self.matcher, |n| {
+            self.topics.contains_key(n)
+        }) {
             if let Err(e) = self.subscribe(&t) {
                 warn!(topic = %t.name, error = %e, "cannot record this topic");
             }
-        }
-    }
-
-    fn adapter_options(&self, topic: &str) -> AdapterOptions {
-        let o = self.cfg.override_for(topic);
-        let compression = o
-            .and_then(|o| o.compression)
-            .unwrap_or(self.cfg.images.compression);
-        let quality = o
-            .and_then(|o| o.jpeg_quality)
-            .unwrap_or(self.cfg.images.jpeg_quality);
-        AdapterOptions {
-            image: match compression {
-                Compression::None => ImageCompression::Raw,
-                Compression::Png => ImageCompression::Png,
-                Compression::Jpeg => ImageCompression::Jpeg { quality },
-            },
-            image_format: self.cfg.images.serialization_format,
         }
     }
 
@@ -284,7 +245,7 @@ impl LiveSession {
         let adapter = adapter_or_raw(
             &t.ros_type,
             self.client.generation(),
-            &self.adapter_options(&t.name),
+            &adapter_options(&self.cfg, &t.name),
         );
         let raw = adapter.is_raw();
         if raw {
@@ -594,8 +555,45 @@ impl LiveSession {
     }
 }
 
+/// The adapter options of `topic`: the image settings, with the topic's override if any.
+pub fn adapter_options(cfg: &RecordConfig, topic: &str) -> AdapterOptions {
+    let o = cfg.override_for(topic);
+    let compression = o
+        .and_then(|o| o.compression)
+        .unwrap_or(cfg.images.compression);
+    let quality = o
+        .and_then(|o| o.jpeg_quality)
+        .unwrap_or(cfg.images.jpeg_quality);
+    AdapterOptions {
+        image: match compression {
+            Compression::None => ImageCompression::Raw,
+            Compression::Png => ImageCompression::Png,
+            Compression::Jpeg => ImageCompression::Jpeg { quality },
+        },
+        image_format: cfg.images.serialization_format,
+    }
+}
+
+/// Selected topics of the graph not `known` yet; the node's own publications (e.g. /diagnostics)
+/// are never recorded.
+pub(super) fn new_topics(
+    transport: &dyn Transport,
+    matcher: &TopicMatcher,
+    known: impl Fn(&str) -> bool,
+) -> Vec<GraphTopic> {
+    let me = transport.node_name();
+    transport
+        .graph()
+        .into_iter()
+        .filter(|t| !known(&t.name) && matcher.matches(&t.name))
+        .filter(|t| {
+            t.publishers.is_empty() || !t.publishers.iter().all(|p| p.node.as_deref() == Some(&*me))
+        })
+        .collect()
+}
+
 /// The subscription callback: counts, then queues under the drop policy (which may block).
-fn on_message(
+pub(super) fn on_message(
     topic: String,
     queue: Arc<ByteQueue<RawMessage>>,
     stats: Arc<TopicStats>,

@@ -1,18 +1,26 @@
-//! The recorder: ROS messages → byte-budgeted queues → adapters in the worker pool → topic writers.
+//! The recorder: live ROS intake into the spool, uploaded from there.
+//!
+//! ```text
+//! ROS callback → queue (byte budget, drop policy) → spool segment on disk ─→ uploader → server
+//! ```
 //!
 //! * [`queue`]: the per-topic byte-budgeted queue and its drop policies.
-//! * [`pipe`]: one topic's conversion and upload (shared with the bag importer).
-//! * [`session`]: a recording written in parts; [`live`]: a session on the live graph.
+//! * [`spool`]: the live session's segments on disk (synced, split on clean time boundaries).
+//! * [`spooled`]: a session on the live graph that records into the spool; the uploader
+//!   ([`crate::upload`]) takes it from there.
+//! * [`live`] and [`session`]: diskless mode (`spool.enabled: false`): messages go straight into
+//!   parts held by the server until they are committed.
 //! * [`qos`]: reader QoS adapted to the publishers; [`diagnostics`]: status on `/diagnostics`.
 //! * [`node`]: the node: services, discovery, splits, faults, shutdown.
 
 pub mod diagnostics;
 pub mod live;
 pub mod node;
-pub mod pipe;
 pub mod qos;
 pub mod queue;
 pub mod session;
+pub mod spool;
+pub mod spooled;
 
 pub use live::{LiveSession, SessionOutcome};
 pub use node::{NodeReport, RecorderNode};

@@ -11,13 +11,16 @@ use tokio::time::{interval, Instant, MissedTickBehavior};
 use tracing::{error, info, warn};
 
 use super::diagnostics::{self, NodeState, RateMeter};
-use super::live::{LiveSession, SessionOutcome};
+use super::live::{adapter_options, LiveSession, SessionOutcome, TopicStatus};
 use super::session::Resume;
+use super::spooled::SpooledSession;
 use crate::config::{RecordConfig, TopicMatcher};
 use crate::control::channel::{ConnectOptions, ServerAddr, Tls};
 use crate::error::{Error, Result};
 use crate::handlers::MosaicoClient;
 use crate::transport::{now_ns, Qos, RawPublisher, Transport, TriggerCall};
+use crate::upload::spool_dir::SpoolLock;
+use crate::upload::{UploadConfig, Uploader};
 
 /// How often the graph is searched for new topics.
 pub const DISCOVERY_PERIOD: Duration = Duration::from_millis(500);
@@ -25,10 +28,44 @@ pub const DISCOVERY_PERIOD: Duration = Duration::from_millis(500);
 pub const RETRY_MIN: Duration = Duration::from_millis(500);
 pub const RETRY_MAX: Duration = Duration::from_secs(10);
 
+/// A recording in progress: into the spool, or straight to the server (diskless).
+enum Active {
+    Spooled(Box<SpooledSession>),
+    Direct(Box<LiveSession>),
+}
+
+impl Active {
+    fn sequence(&self) -> &str {
+        match self {
+            Active::Spooled(s) => &s.sequence,
+            Active::Direct(s) => &s.sequence,
+        }
+    }
+    /// Where the current part is written (the sequence name of the part).
+    fn part_sequence(&self) -> String {
+        match self {
+            Active::Spooled(s) => s.sequence.clone(),
+            Active::Direct(s) => s.part_sequence(),
+        }
+    }
+    fn part(&self) -> u32 {
+        match self {
+            Active::Spooled(s) => s.part(),
+            Active::Direct(s) => s.part(),
+        }
+    }
+    fn status(&self) -> Vec<TopicStatus> {
+        match self {
+            Active::Spooled(s) => s.status(),
+            Active::Direct(s) => s.status(),
+        }
+    }
+}
+
 /// Where the node is.
 enum State {
     Idle,
-    Recording(Box<LiveSession>),
+    Recording(Active),
     /// Waiting for the server; `resume` continues a session broken by a fault.
     Waiting {
         reason: String,
@@ -58,6 +95,9 @@ pub struct RecorderNode {
     rates: RateMeter,
     /// Name remappings (`--ros-args -r from:=to`) for the node's own services and publications.
     remaps: Vec<(String, String)>,
+    /// With the spool: the uploader of the spool, and the hold on it.
+    uploader: Option<Arc<Uploader>>,
+    _spool_lock: Option<SpoolLock>,
 }
 
 impl RecorderNode {
@@ -84,6 +124,8 @@ impl RecorderNode {
             diagnostics,
             rates: RateMeter::default(),
             remaps: Vec::new(),
+            uploader: None,
+            _spool_lock: None,
         })
     }
 
@@ -129,10 +171,52 @@ impl RecorderNode {
         Ok(c)
     }
 
+    /// Takes the spool and starts its uploader (which first uploads what earlier runs left).
+    fn open_spool(&mut self) -> Result<()> {
+        let root = self.cfg.spool.root();
+        self._spool_lock = Some(SpoolLock::acquire(&root)?);
+        let cfg = self.cfg.clone();
+        let d = crate::handlers::WriterOptions::default();
+        let up = Uploader::start(UploadConfig {
+            root: root.clone(),
+            server: ServerAddr::parse(&self.cfg.server)?,
+            connect: self.connect_options(),
+            keep: self.cfg.spool.keep,
+            adapters: Arc::new(move |topic: &str| adapter_options(&cfg, topic)),
+            writer: crate::handlers::WriterOptions {
+                max_batch_bytes: (self.cfg.batch.max_bytes > 0)
+                    .then_some(self.cfg.batch.max_bytes as usize),
+                max_in_flight: match self.cfg.batch.max_in_flight {
+                    0 => d.max_in_flight,
+                    n => n as usize,
+                },
+            },
+        });
+        info!(spool = %root.display(), "spool open; uploading to {}", self.cfg.server);
+        self.uploader = Some(Arc::new(up));
+        Ok(())
+    }
+
     /// Starts (or resumes) a session; on failure the node waits for the server.
     async fn begin(&mut self, resume: Option<Resume>, delay: Duration) -> State {
         if resume.is_none() {
             self.counter += 1;
+        }
+        if let Some(up) = &self.uploader {
+            return match SpooledSession::start(
+                self.cfg.clone(),
+                self.transport.clone(),
+                self.matcher.clone(),
+                up.clone(),
+                &self.host,
+                self.counter,
+            ) {
+                Ok(s) => State::Recording(Active::Spooled(Box::new(s))),
+                Err(e) => {
+                    error!(error = %e, "cannot start recording into the spool");
+                    State::Idle
+                }
+            };
         }
         let client = match self.client().await {
             Ok(c) => c,
@@ -149,7 +233,7 @@ impl RecorderNode {
         )
         .await
         {
-            Ok(s) => State::Recording(Box::new(s)),
+            Ok(s) => State::Recording(Active::Direct(Box::new(s))),
             Err(e) => {
                 // A fixed name already used is a configuration problem, not an outage.
                 if matches!(e, Error::AlreadyExists { .. }) && resume.is_none() {
@@ -194,10 +278,12 @@ impl RecorderNode {
                 vec![],
             ),
         };
+        let uplink = self.uploader.as_ref().map(|u| u.status());
         let cdr = diagnostics::diagnostics(
             &self.transport.node_name(),
             now_ns(),
             &node_state,
+            uplink.as_ref(),
             &topics,
             &mut self.rates,
         );
@@ -214,6 +300,9 @@ impl RecorderNode {
         let mut stop = self.service("~/stop")?;
         let mut split = self.service("~/split")?;
         let mut report = NodeReport::default();
+        if self.cfg.spool.enabled {
+            self.open_spool()?;
+        }
         let mut state = if self.cfg.autostart {
             self.begin(None, RETRY_MIN).await
         } else {
@@ -241,8 +330,12 @@ impl RecorderNode {
                 }
                 Some(call) = split.recv() => {
                     let answer = match &mut state {
-                        State::Recording(s) => match s.split().await {
+                        State::Recording(Active::Direct(s)) => match s.split().await {
                             Ok(done) => (true, format!("finalized {} (part {}); recording part {}", done.sequence, done.part, s.part())),
+                            Err(e) => (false, format!("split failed: {e}")),
+                        },
+                        State::Recording(Active::Spooled(s)) => match s.split().await {
+                            Ok(part) => (true, format!("part {} sealed in the spool (uploading); recording part {part}", part - 1)),
                             Err(e) => (false, format!("split failed: {e}")),
                         },
                         _ => (false, "not recording".to_string()),
@@ -257,8 +350,24 @@ impl RecorderNode {
         }
 
         info!("shutting down: stop accepting, flush, finalize");
+        let started = Instant::now();
         let (_, _, in_time) = self.stop_session(state, &mut report).await;
         report.clean_shutdown = in_time;
+        if let Some(up) = self.uploader.take() {
+            // Earlier runs' backlog gets whatever is left of the stop timeout.
+            let limit = Duration::from_secs_f64(self.cfg.stop_timeout_s);
+            let deadline = started + limit.mul_f64(0.9);
+            if let Ok(up) = Arc::try_unwrap(up) {
+                let st = up.finish(deadline).await;
+                if st.backlog_segments > 0 {
+                    warn!(
+                        segments = st.backlog_segments,
+                        bytes = st.backlog_bytes,
+                        "left in the spool for the next run"
+                    );
+                }
+            }
+        }
         if let Some(c) = &self.client {
             c.close();
         }
@@ -274,7 +383,7 @@ impl RecorderNode {
             State::Idle | State::Waiting { .. } => {
                 let begun = self.begin(None, RETRY_MIN).await;
                 let answer = match &begun {
-                    State::Recording(s) => (true, format!("recording {}", s.sequence)),
+                    State::Recording(s) => (true, format!("recording {}", s.sequence())),
                     State::Waiting { reason, .. } => (false, reason.clone()),
                     State::Idle => (false, "cannot start recording (see the log)".into()),
                 };
@@ -312,7 +421,14 @@ impl RecorderNode {
     async fn stop_now(&mut self, state: State, report: &mut NodeReport) -> (State, (bool, String)) {
         match state {
             State::Recording(s) => {
-                let out = s.stop().await;
+                let out = match s {
+                    Active::Direct(s) => s.stop().await,
+                    Active::Spooled(s) => {
+                        // A margin inside stop_timeout_s, so the report is made in time.
+                        let limit = Duration::from_secs_f64(self.cfg.stop_timeout_s);
+                        s.stop(Instant::now() + limit.mul_f64(0.8)).await
+                    }
+                };
                 let ok = out.state == "finalized";
                 let msg = format!(
                     "{} {}: {} topics, {} messages written, {} not stored",
@@ -332,7 +448,11 @@ impl RecorderNode {
 
     async fn poll(&mut self, state: State, report: &mut NodeReport) -> State {
         match state {
-            State::Recording(mut s) => {
+            State::Recording(Active::Spooled(mut s)) => {
+                s.discover();
+                State::Recording(Active::Spooled(s))
+            }
+            State::Recording(Active::Direct(mut s)) => {
                 s.check_server().await;
                 if let Some(reason) = s.fault() {
                     let out = s.fail(&reason).await;
@@ -347,7 +467,7 @@ impl RecorderNode {
                         warn!(error = %e, "split failed");
                     }
                 }
-                State::Recording(s)
+                State::Recording(Active::Direct(s))
             }
             waiting @ State::Waiting { retry_at, .. } if Instant::now() < retry_at => waiting,
             State::Waiting { delay, resume, .. } => {

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tracing::{info, warn};
 
@@ -22,46 +21,10 @@ use crate::handlers::{
 };
 use crate::protocol::Generation;
 
-/// Metadata keys the recorder adds to every sequence (and part).
-pub const META_SESSION_ID: &str = "recording_session";
-pub const META_PART: &str = "recording_part";
-pub const META_HOST: &str = "host";
-pub const META_BRIDGE_VERSION: &str = "mosaico_bridge_version";
-pub const META_ROS_DISTRO: &str = "ros_distro";
-pub const META_STARTED_AT: &str = "recording_started_at";
-
-/// Where a part lives: the sequence name and the topic-name suffix of this part.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartNaming {
-    pub sequence: String,
-    pub topic_suffix: String,
-}
-
-/// Names part `part` (from 1) of a recording whose first part is `base`.
-pub fn part_naming(generation: Generation, base: &str, part: u32) -> PartNaming {
-    match (generation, part) {
-        (_, 1) => PartNaming {
-            sequence: base.to_string(),
-            topic_suffix: String::new(),
-        },
-        (Generation::Legacy, n) => PartNaming {
-            sequence: format!("{base}_part{n}"),
-            topic_suffix: String::new(),
-        },
-        (Generation::Current, n) => PartNaming {
-            sequence: base.to_string(),
-            topic_suffix: format!("__part{n}"),
-        },
-    }
-}
-
-/// What one finished part wrote.
-#[derive(Debug, Clone, Serialize)]
-pub struct PartSummary {
-    pub part: u32,
-    pub sequence: String,
-    pub summary: SequenceSummary,
-}
+pub use crate::upload::parts::{
+    part_naming, PartNaming, PartSummary, META_BRIDGE_VERSION, META_HOST, META_PART,
+    META_ROS_DISTRO, META_SESSION_ID, META_STARTED_AT,
+};
 
 /// Counts bytes and time of the current part to decide when to split.
 #[derive(Debug, Clone, Copy)]
@@ -378,26 +341,6 @@ impl Recording {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parts_are_new_sequences_on_legacy_and_new_topic_names_on_current() {
-        assert_eq!(
-            part_naming(Generation::Legacy, "run", 1),
-            PartNaming {
-                sequence: "run".into(),
-                topic_suffix: "".into()
-            }
-        );
-        assert_eq!(
-            part_naming(Generation::Legacy, "run", 3).sequence,
-            "run_part3"
-        );
-        let c = part_naming(Generation::Current, "run", 2);
-        assert_eq!(
-            (c.sequence.as_str(), c.topic_suffix.as_str()),
-            ("run", "__part2")
-        );
-    }
 
     #[test]
     fn names_and_metadata_come_from_the_config() {

@@ -57,8 +57,17 @@ pub struct TopicReport {
     pub too_large: u64,
     /// Messages dropped by the queue policy before conversion (live recording only).
     pub dropped: u64,
-    /// Messages lost after the topic's upload failed (or still queued when it did).
+    /// Messages lost after the topic's upload failed (or still queued when it did); with the
+    /// spool: refused because it was full, or deleted from it to make room before upload.
     pub lost: u64,
+    /// Messages the middleware says it lost before delivering them (not in `received`).
+    pub middleware_lost: u64,
+    /// Spool mode: messages appended to the spool.
+    pub spooled: u64,
+    /// Spool mode: messages in parts the server confirmed.
+    pub committed: u64,
+    /// Spool mode: spooled, not yet committed: safe on disk, uploaded later (also by the next run).
+    pub pending: u64,
     pub error: Option<String>,
 }
 
@@ -79,9 +88,9 @@ impl TopicReport {
         })
     }
 
-    /// Messages received but not written, for whatever reason.
+    /// Messages received (or lost by the middleware) that will never be stored, for whatever reason.
     pub fn not_written(&self) -> u64 {
-        self.malformed + self.too_large + self.dropped + self.lost
+        self.malformed + self.too_large + self.dropped + self.lost + self.middleware_lost
     }
 }
 
@@ -142,6 +151,7 @@ impl TopicStats {
             dropped: 0, // the queue's count, added by the live recorder
             lost: get(&self.lost),
             error: d.error.clone(),
+            ..Default::default()
         }
     }
 }
