@@ -147,8 +147,11 @@ fn a_cyclone_peer_is_recorded_over_dds_and_sigterm_finalizes() {
         &manifest,
     );
     std::thread::sleep(Duration::from_secs(2));
+    let spool = tempfile::tempdir().unwrap();
     let mut recorder = Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
         .args(["--server", &addr, "record", "--sequence", &name, "--json"])
+        .arg("--spool")
+        .arg(spool.path())
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .spawn()
@@ -311,9 +314,12 @@ fn services_and_diagnostics_drive_the_recorder_over_dds() {
         ),
     )
     .unwrap();
+    let spool = tempfile::tempdir().unwrap();
     let mut recorder = Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
         .args(["record", "--json", "--config"])
         .arg(&config)
+        .arg("--spool")
+        .arg(spool.path())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

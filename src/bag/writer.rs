@@ -42,15 +42,17 @@ pub struct SegmentWriter {
     topics: BTreeMap<u16, SegmentTopic>,
     sequence: HashMap<u16, u32>,
     stats: SegmentStats,
+    /// Messages (per channel) and bytes of the open chunk, not yet handed to the OS.
+    buffered: BTreeMap<u16, u64>,
+    buffered_bytes: u64,
 }
+
+/// Messages per topic of a chunk that was written (or lost).
+pub type ChunkCounts = BTreeMap<String, u64>;
 
 impl SegmentWriter {
     /// Creates `path` (which must not exist) with the recorder's `facts` as a metadata record.
-    pub fn create(
-        path: &Path,
-        chunk_bytes: u64,
-        facts: &BTreeMap<String, String>,
-    ) -> Result<Self, BagError> {
+    pub fn create(path: &Path, facts: &BTreeMap<String, String>) -> Result<Self, BagError> {
         let file = File::options()
             .write(true)
             .create_new(true)
@@ -61,7 +63,8 @@ impl SegmentWriter {
             .profile(PROFILE)
             .library(concat!("mosaico_bridge ", env!("CARGO_PKG_VERSION")))
             .compression(None)
-            .chunk_size(Some(chunk_bytes))
+            // Chunks are closed by `flush` only, so the caller knows what reached the file.
+            .chunk_size(None)
             .disable_seeking(true)
             .create(BufWriter::with_capacity(1 << 20, file))
             .map_err(BagError::mcap(path))?;
@@ -78,6 +81,8 @@ impl SegmentWriter {
             topics: BTreeMap::new(),
             sequence: HashMap::new(),
             stats: SegmentStats::default(),
+            buffered: BTreeMap::new(),
+            buffered_bytes: 0,
         })
     }
 
@@ -137,6 +142,8 @@ impl SegmentWriter {
         if let Some(t) = self.topics.get_mut(&channel) {
             t.messages += 1;
         }
+        *self.buffered.entry(channel).or_default() += 1;
+        self.buffered_bytes += data.len() as u64;
         let s = &mut self.stats;
         s.messages += 1;
         s.bytes += data.len() as u64;
@@ -147,9 +154,29 @@ impl SegmentWriter {
         Ok(())
     }
 
-    /// Closes the open chunk and hands everything to the OS: readers of the file see it now.
-    pub fn flush(&mut self) -> Result<(), BagError> {
-        self.mcap.flush().map_err(BagError::mcap(&self.path))
+    /// Message bytes in the open chunk.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.buffered_bytes
+    }
+
+    fn take_buffered(&mut self) -> ChunkCounts {
+        self.buffered_bytes = 0;
+        std::mem::take(&mut self.buffered)
+            .into_iter()
+            .map(|(id, n)| (self.topics[&id].topic.clone(), n))
+            .collect()
+    }
+
+    /// Closes the open chunk and hands it to the OS: readers of the file see it now. Returns the
+    /// messages of that chunk, per topic; on failure they are in the error's second half (lost:
+    /// the file ends at the chunk before).
+    pub fn flush(&mut self) -> Result<ChunkCounts, (BagError, ChunkCounts)> {
+        let r = self.mcap.flush().map_err(BagError::mcap(&self.path));
+        let counts = self.take_buffered();
+        match r {
+            Ok(()) => Ok(counts),
+            Err(e) => Err((e, counts)),
+        }
     }
 
     /// A handle to `fsync` the file from another thread.
@@ -165,11 +192,15 @@ impl SegmentWriter {
         self.topics.values()
     }
 
-    /// Writes the summary and end magic and hands the file to the OS; the returned handle syncs
-    /// it to disk (left to the caller, so sealing never waits for the disk).
-    pub fn finish(mut self) -> Result<(SegmentStats, File), BagError> {
-        self.mcap.finish().map_err(BagError::mcap(&self.path))?;
+    /// Writes the last chunk, the summary and end magic, and hands the file to the OS; the
+    /// returned handle syncs it to disk (left to the caller, so sealing never waits for the disk).
+    /// Returns the last chunk's messages, or with the error those that were lost.
+    pub fn finish(mut self) -> Result<(ChunkCounts, File), (BagError, ChunkCounts)> {
+        let last = self.flush()?;
+        self.mcap
+            .finish()
+            .map_err(|e| (BagError::mcap(&self.path)(e), ChunkCounts::new()))?;
         drop(self.mcap);
-        Ok((self.stats, self.sync))
+        Ok((last, self.sync))
     }
 }

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
+use crate::bag::writer::ChunkCounts;
 use crate::bag::{BagError, SegmentWriter};
 use crate::config::{RecordConfig, WhenFull};
 use crate::transport::{now_ns, Qos, RawMessage};
@@ -129,11 +130,8 @@ impl SpoolWriter {
         progress: Arc<SpoolProgress>,
     ) -> Result<Self, BagError> {
         let root = cfg.spool.root();
-        let seg = SegmentWriter::create(
-            &dir.segment_path(first_part),
-            cfg.spool.chunk_bytes,
-            &facts_of(&dir, first_part),
-        )?;
+        let seg =
+            SegmentWriter::create(&dir.segment_path(first_part), &facts_of(&dir, first_part))?;
         progress.open(first_part);
         let (sync_tx, sync_rx) = std::sync::mpsc::channel::<SyncJob>();
         let sync_dir = dir.clone();
@@ -385,32 +383,45 @@ impl Writer {
                 .and_then(|ch| target.seg.write(ch, m.received_ns.max(0) as u64, &m.cdr));
             match r {
                 Ok(()) => {
-                    topic.counts.spooled.fetch_add(1, Ordering::Relaxed);
                     self.spool_bytes += n;
+                    self.free = self.free.map(|f| f.saturating_sub(n));
+                    if target.seg.buffered_bytes() >= self.cfg.spool.chunk_bytes {
+                        let flushed = target.seg.flush();
+                        self.credit(flushed);
+                    }
                 }
                 Err(e) => {
                     topic.counts.write_failed.fetch_add(1, Ordering::Relaxed);
-                    error!(topic = %topic.name, error = %e, "spool: writing a message failed; starting a new segment");
-                    // The segment may be broken past this point: recovery reads what it holds.
-                    let part = self.current.part;
-                    self.progress.seal(part);
-                    if let Err(e) = self.open_next() {
-                        error!(error = %e, "spool: no new segment could be opened");
-                    }
+                    error!(topic = %topic.name, error = %e, "spool: writing a message failed");
                 }
             }
         }
         self.progress.grew();
     }
 
+    /// Counts a chunk's messages as spooled (written to the file), or as lost when writing it
+    /// failed; after a failure the segment is cut there and the next part starts.
+    fn credit(&mut self, r: Result<ChunkCounts, (BagError, ChunkCounts)>) {
+        let (counts, failed) = match r {
+            Ok(c) => (c, None),
+            Err((e, c)) => (c, Some(e)),
+        };
+        count(&self.topics, counts, failed.is_none());
+        if let Some(e) = failed {
+            error!(error = %e, "spool: writing a chunk failed (its messages are counted as lost); the segment ends before it, recording goes on in a new part");
+            self.free = spool_dir::free_bytes(&self.root);
+            let part = self.current.part;
+            self.progress.seal(part);
+            if let Err(e) = self.open_next() {
+                error!(error = %e, "spool: no new segment could be opened");
+            }
+        }
+    }
+
     /// Opens the next part as `current`, dropping the broken one.
     fn open_next(&mut self) -> Result<(), BagError> {
         let part = self.current.part + 1;
-        let seg = SegmentWriter::create(
-            &self.dir.segment_path(part),
-            self.cfg.spool.chunk_bytes,
-            &facts_of(&self.dir, part),
-        )?;
+        let seg = SegmentWriter::create(&self.dir.segment_path(part), &facts_of(&self.dir, part))?;
         self.progress.open(part);
         self.current = Open {
             part,
@@ -428,11 +439,7 @@ impl Writer {
             self.seal(p);
         }
         let part = self.current.part + 1;
-        match SegmentWriter::create(
-            &self.dir.segment_path(part),
-            self.cfg.spool.chunk_bytes,
-            &facts_of(&self.dir, part),
-        ) {
+        match SegmentWriter::create(&self.dir.segment_path(part), &facts_of(&self.dir, part)) {
             Ok(seg) => {
                 self.progress.open(part);
                 let mut old = std::mem::replace(
@@ -457,19 +464,7 @@ impl Writer {
 
     fn seal(&mut self, o: Open) {
         let part = o.part;
-        let path = o.seg.path().to_path_buf();
-        match o.seg.finish() {
-            Ok((stats, file)) => {
-                debug!(part, messages = stats.messages, "spool: segment sealed");
-                let _ = self.sync.send(SyncJob {
-                    file,
-                    heartbeat: None,
-                });
-            }
-            Err(e) => {
-                error!(segment = %path.display(), error = %e, "spool: sealing failed; recovery will read the segment's complete chunks")
-            }
-        }
+        finish_segment(&self.topics, &self.sync, o.seg);
         self.progress.seal(part);
         if let Err(e) = self.dir.write_metadata(Some(self.current.part)) {
             warn!(error = %e, "spool: metadata.yaml not updated");
@@ -483,16 +478,12 @@ impl Writer {
                 .map(|t| (t.topic.clone(), t.messages))
                 .collect()
         };
-        for o in self
-            .previous
-            .iter_mut()
-            .chain(std::iter::once(&mut self.current))
-        {
-            if let Err(e) = o.seg.flush() {
-                error!(error = %e, "spool: flushing a segment failed");
-                continue;
-            }
+        if let Some(p) = &mut self.previous {
+            let r = p.seg.flush();
+            self.credit(r);
         }
+        let r = self.current.seg.flush();
+        self.credit(r);
         self.progress.grew();
         if let Ok(file) = self.current.seg.sync_handle() {
             let _ = self.sync.send(SyncJob {
@@ -518,30 +509,55 @@ impl Writer {
         if let Some(p) = self.previous.take() {
             self.seal(p);
         }
-        let part = self.current.part;
         let Writer {
             current,
-            dir,
-            progress,
+            topics,
             sync,
+            progress,
+            dir,
             ..
         } = self;
-        let path = current.seg.path().to_path_buf();
-        match current.seg.finish() {
-            Ok((_, file)) => {
-                let _ = sync.send(SyncJob {
-                    file,
-                    heartbeat: None,
-                });
-            }
-            Err(e) => {
-                error!(segment = %path.display(), error = %e, "spool: sealing failed; recovery will read the segment's complete chunks")
-            }
-        }
-        progress.seal(part);
+        finish_segment(&topics, &sync, current.seg);
+        progress.seal(current.part);
         progress.close();
         if let Err(e) = dir.write_metadata(None) {
             warn!(error = %e, "spool: metadata.yaml not updated");
+        }
+    }
+}
+
+/// Writes a segment's last chunk and summary, counts that chunk, and has the file synced.
+fn finish_segment(
+    topics: &BTreeMap<String, Arc<SpoolTopic>>,
+    sync: &std::sync::mpsc::Sender<SyncJob>,
+    seg: SegmentWriter,
+) {
+    let path = seg.path().to_path_buf();
+    match seg.finish() {
+        Ok((last, file)) => {
+            count(topics, last, true);
+            let _ = sync.send(SyncJob {
+                file,
+                heartbeat: None,
+            });
+        }
+        Err((e, lost)) => {
+            count(topics, lost, false);
+            error!(segment = %path.display(), error = %e, "spool: sealing failed; its last chunk is lost (counted), recovery reads the rest")
+        }
+    }
+}
+
+/// Adds a chunk's messages to each topic's spooled (`written`) or write-failed count.
+fn count(topics: &BTreeMap<String, Arc<SpoolTopic>>, counts: ChunkCounts, written: bool) {
+    for (topic, n) in counts {
+        if let Some(t) = topics.get(&topic) {
+            let c = if written {
+                &t.counts.spooled
+            } else {
+                &t.counts.write_failed
+            };
+            c.fetch_add(n, Ordering::Relaxed);
         }
     }
 }

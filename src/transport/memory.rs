@@ -50,6 +50,16 @@ impl MemoryBus {
         }
     }
 
+    /// Readers of `topic` (as `ros2 topic info` counts subscriptions).
+    pub fn subscriptions(&self, topic: &str) -> usize {
+        self.state
+            .lock()
+            .expect("bus lock")
+            .topics
+            .get(topic)
+            .map_or(0, |t| t.readers.len())
+    }
+
     /// Calls a Trigger service as a ROS client would.
     pub async fn call_trigger(&self, service: &str) -> Result<(bool, String), TransportError> {
         let unavailable = |reason: &str| TransportError::Service {

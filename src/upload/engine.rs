@@ -17,7 +17,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use crate::bag::{BagError, BagMessage};
+use crate::bag::reader::End;
+use crate::bag::{BagError, BagMessage, SegmentReader};
 use crate::error::{Error, Result};
 use crate::handlers::{MosaicoClient, SequenceWriter};
 use crate::ros::adapters::{adapter_or_raw, Adapter, AdapterOptions, RosTopicInfo};
@@ -28,6 +29,27 @@ pub const CHUNK_BYTES: usize = 8 << 20;
 pub const CHUNK_MESSAGES: usize = 20_000;
 /// Chunks waiting per topic: the reader pauses beyond that (backpressure).
 pub const CHUNKS_IN_FLIGHT: usize = 2;
+
+/// How long topic tasks may take to end after an abort.
+const ABORT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Hands `chunk` to a topic task, waiting while its channel is full unless the upload is aborted;
+/// `false` when it was not handed over.
+fn send_unless_aborted(tx: &mpsc::Sender<Chunk>, mut chunk: Chunk, abort: &Abort) -> bool {
+    loop {
+        match tx.try_send(chunk) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(c)) => {
+                if abort.is_set() {
+                    return false;
+                }
+                chunk = c;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+    }
+}
 
 /// Errors that mean the server or the connection is gone, not that one topic misbehaved.
 pub fn is_fault(e: &Error) -> bool {
@@ -130,6 +152,31 @@ impl Selection {
 /// The adapter options of each topic (image compression may differ per topic).
 pub type AdapterChoice = Arc<dyn Fn(&str) -> AdapterOptions + Send + Sync>;
 
+/// Messages of a bag or segment, in file order.
+pub trait Source:
+    Iterator<Item = std::result::Result<BagMessage, BagError>> + Send + 'static
+{
+    /// Where the source ended early (a cut file), once it is exhausted.
+    fn cut(&self) -> Option<String> {
+        None
+    }
+}
+
+impl Source for SegmentReader {
+    fn cut(&self) -> Option<String> {
+        match self.end() {
+            Some(End::Cut {
+                readable_bytes,
+                file_bytes,
+                reason,
+            }) => Some(format!(
+                "cut at about byte {readable_bytes} of {file_bytes}: {reason}"
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// Where the messages go: one part.
 pub struct Target {
     pub writer: Arc<SequenceWriter>,
@@ -150,6 +197,8 @@ pub struct EngineReport {
     pub read: u64,
     /// Set when the upload stopped on a fault or an abort.
     pub fault: Option<String>,
+    /// Set when the source ended early (a cut file), saying where.
+    pub cut: Option<String>,
 }
 
 /// A sink that marks the whole upload as faulted when the server or connection fails.
@@ -200,17 +249,18 @@ pub async fn upload<S>(
     progress: impl Fn(u64) + Send + Sync + 'static,
 ) -> Result<EngineReport>
 where
-    S: Iterator<Item = std::result::Result<BagMessage, BagError>> + Send + 'static,
+    S: Source,
 {
     let (spawn_tx, mut spawn_rx) = mpsc::unbounded_channel::<Spawn>();
     let reader = {
         let abort = abort.clone();
         tokio::task::spawn_blocking(
-            move || -> std::result::Result<(Vec<String>, u64), BagError> {
+            move || -> std::result::Result<(Vec<String>, u64, Option<String>), BagError> {
+                let mut source = source;
                 let mut tasks: HashMap<u16, Option<TopicTask>> = HashMap::new();
                 let mut filtered = Vec::new();
                 let mut read = 0u64;
-                for m in source {
+                for m in source.by_ref() {
                     if abort.is_set() {
                         break;
                     }
@@ -250,20 +300,20 @@ where
                     t.pending.push(m.log_time as i64, m.data);
                     if t.pending.bytes >= CHUNK_BYTES || t.pending.len() >= CHUNK_MESSAGES {
                         let chunk = std::mem::take(&mut t.pending);
-                        if t.tx.blocking_send(chunk).is_err() {
+                        if !send_unless_aborted(&t.tx, chunk, &abort) {
                             break;
                         }
                     }
                 }
                 for t in tasks.into_values().flatten() {
-                    if !t.pending.is_empty() && !abort.is_set() {
-                        let _ = t.tx.blocking_send(t.pending);
+                    if !t.pending.is_empty() {
+                        send_unless_aborted(&t.tx, t.pending, &abort);
                     }
                 }
                 progress(read);
                 filtered.sort();
                 filtered.dedup();
-                Ok((filtered, read))
+                Ok((filtered, read, source.cut()))
             },
         )
     };
@@ -294,18 +344,28 @@ where
         .await
         .map_err(|e| Error::Closed(format!("bag reader: {e}")))?;
     let mut topics = Vec::new();
-    for h in handles {
-        topics.push(
+    for mut h in handles {
+        // After an abort a topic task may wait on a dead stream: it gets a moment, then goes.
+        let r = if abort.is_set() {
+            match tokio::time::timeout(ABORT_GRACE, &mut h).await {
+                Ok(r) => r,
+                Err(_) => {
+                    h.abort();
+                    continue;
+                }
+            }
+        } else {
             h.await
-                .map_err(|e| Error::Closed(format!("topic task: {e}")))?,
-        );
+        };
+        topics.push(r.map_err(|e| Error::Closed(format!("topic task: {e}")))?);
     }
     topics.sort_by(|a, b| a.topic.cmp(&b.topic));
-    let (filtered_out, read) = read.map_err(Error::from)?;
+    let (filtered_out, read, cut) = read.map_err(Error::from)?;
     Ok(EngineReport {
         topics,
         filtered_out,
         read,
         fault: abort.reason(),
+        cut,
     })
 }

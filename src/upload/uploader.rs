@@ -384,12 +384,39 @@ impl Inner {
         .await?;
         match on {
             OnServer::Committed => {
+                // An earlier try committed it and its answer was lost (or an earlier run crashed
+                // after committing): the segment's own counts say what it holds.
                 info!(sequence = %facts.sequence, part, "part already on the server: not sent again");
-                let n = spool_dir::file_summary(&w.path)?.map_or(0, |s| s.messages);
+                let summary = spool_dir::file_summary(&w.path)?;
+                let set_aside = self.set_aside(&w.session);
+                let counts: Vec<(String, u64)> = summary
+                    .as_ref()
+                    .map(|s| {
+                        s.topics
+                            .iter()
+                            .filter(|(t, _)| !set_aside.contains(*t))
+                            .map(|(t, (_, _, n))| (t.clone(), *n))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let n = counts.iter().map(|c| c.1).sum();
+                self.count_committed(
+                    &facts.session_id,
+                    counts.into_iter().map(|(t, n)| {
+                        let u = TopicUpload {
+                            committed: n,
+                            ..Default::default()
+                        };
+                        (t, u)
+                    }),
+                );
                 w.session.update_part(part, |p| {
                     p.phase = PartPhase::Committed;
                     p.committed_messages = n;
                 })?;
+                if self.cfg.keep == Keep::Delete && set_aside.is_empty() {
+                    w.session.remove_segment(part)?;
+                }
                 return Ok(());
             }
             OnServer::Unfinished { .. } => parts::remove_unfinished(c, facts, part, &on).await?,
@@ -470,26 +497,24 @@ impl Inner {
             topic: None,
         })?;
         let total: u64 = report.topics.iter().map(|t| t.written).sum();
+        self.count_committed(
+            &facts.session_id,
+            report.topics.iter().map(|t| {
+                let u = TopicUpload {
+                    committed: t.written,
+                    malformed: t.malformed,
+                    last_malformed: t.last_malformed.clone(),
+                    too_large: t.too_large,
+                    tag: t.tag.clone(),
+                };
+                (t.topic.clone(), u)
+            }),
+        );
+        // Counted first: whoever sees the part committed also sees its counts.
         w.session.update_part(part, |p| {
             p.phase = PartPhase::Committed;
             p.committed_messages = total;
         })?;
-        {
-            let mut c = self.committed.lock().expect("committed");
-            let e = c.entry(facts.session_id.clone()).or_default();
-            for t in &report.topics {
-                let u = e.entry(t.topic.clone()).or_default();
-                u.committed += t.written;
-                u.malformed += t.malformed;
-                u.too_large += t.too_large;
-                if t.last_malformed.is_some() {
-                    u.last_malformed = t.last_malformed.clone();
-                }
-                if u.tag.is_none() {
-                    u.tag = t.tag.clone();
-                }
-            }
-        }
         for t in &report.topics {
             self.topic_failures
                 .lock()
@@ -515,6 +540,24 @@ impl Inner {
             w.session.remove_segment(part)?;
         }
         Ok(())
+    }
+
+    /// Adds what a part committed to the session's counts, per topic.
+    fn count_committed(
+        &self,
+        session_id: &str,
+        topics: impl Iterator<Item = (String, TopicUpload)>,
+    ) {
+        let mut c = self.committed.lock().expect("committed");
+        let e = c.entry(session_id.to_string()).or_default();
+        for (topic, add) in topics {
+            let u = e.entry(topic).or_default();
+            u.committed += add.committed;
+            u.malformed += add.malformed;
+            u.too_large += add.too_large;
+            u.last_malformed = add.last_malformed.or(u.last_malformed.take());
+            u.tag = u.tag.take().or(add.tag);
+        }
     }
 
     /// Counts a failure of `topic`; at [`SET_ASIDE_AFTER`] the topic is set aside.
@@ -579,7 +622,7 @@ pub fn repair(
     let tmp = path.with_extension("mcap.recovering");
     let _ = std::fs::remove_file(&tmp);
     let mut reader = SegmentReader::open(path, Box::new(Sealed))?;
-    let mut out = SegmentWriter::create(&tmp, crate::config::DEFAULT_SPOOL_CHUNK_BYTES, &facts)?;
+    let mut out = SegmentWriter::create(&tmp, &facts)?;
     let mut channels: HashMap<u16, u16> = HashMap::new();
     let (mut n, mut last) = (0u64, None);
     for m in reader.by_ref() {
@@ -598,10 +641,13 @@ pub fn repair(
             }
         };
         out.write(ch, m.log_time, &m.data)?;
+        if out.buffered_bytes() >= crate::config::DEFAULT_SPOOL_CHUNK_BYTES {
+            out.flush().map_err(|(e, _)| e)?;
+        }
         n += 1;
         last = Some(m.log_time);
     }
-    let (_, file) = out.finish()?;
+    let (_, file) = out.finish().map_err(|(e, _)| e)?;
     file.sync_all().map_err(BagError::io(&tmp))?;
     let cut = match reader.end() {
         Some(End::Cut {
