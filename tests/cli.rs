@@ -6,6 +6,7 @@ mod common;
 use std::process::Output;
 
 use common::*;
+use mosaico_bridge::server::ServerConfig;
 use mosaico_bridge::{Generation, MosaicoClient, OnError, TopicOptions};
 use serde_json::{json, Value};
 
@@ -230,9 +231,14 @@ async fn cp_within_a_server_and_to_another() {
         assert_eq!(info["user_metadata"]["robot"], "r2");
         assert_eq!(info["locked"], true, "the copy is finalized");
 
-        // To a second server of the same generation (the fleet's), when we run our own servers.
-        if external().is_none() {
-            let fleet = harness(h.generation).await.unwrap();
+        // To a second server of the same generation (the fleet's): a fresh in-process one, also
+        // when the source is an external server.
+        {
+            let fleet = local(ServerConfig {
+                generation: h.generation,
+                ..Default::default()
+            })
+            .await;
             let fs = fleet.address();
             let out = run(&s, &["cp", &name, "onboard_run", "--to", &fs]).await;
             assert!(

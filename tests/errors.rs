@@ -6,8 +6,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use mosaico_bridge::control::channel::ConnectOptions;
-use mosaico_bridge::server::ServerConfig;
+use mosaico_bridge::control::channel::{
+    ConnectOptions, LEGACY_MAX_MESSAGE_BYTES, LEGACY_TARGET_MESSAGE_BYTES,
+};
+use mosaico_bridge::server::{ServerConfig, DEFAULT_MAX_MESSAGE_BYTES};
 use mosaico_bridge::{Error, Generation, MosaicoClient, OnError, TopicOptions};
 use serde_json::json;
 
@@ -215,49 +217,284 @@ async fn the_generation_is_detected_and_can_be_forced_only_when_true() {
     .await;
 }
 
+/// The client's cut-off is the server's limit: a record just under it is stored and reads back
+/// whole (also in a topic of nothing but such records), one over it is refused before it is sent
+/// (the stream goes on), counted and noted on the server. On the current generation the server
+/// advertises its message limit (a small one keeps this light). A legacy server cannot say it: the
+/// client assumes mosaicod's defaults, and caps records at its DoGet target size, above which the
+/// server cannot read a topic back (both checked against the server by the next tests).
 #[tokio::test]
 async fn a_record_over_the_message_limit_is_refused_counted_and_noted() {
-    let config = ServerConfig {
-        max_message_bytes: 4 << 20,
-        ..Default::default()
-    };
-    let Some(h) = harness_with(config).await else {
+    let mut ran = 0;
+    for (generation, max_message_bytes) in [
+        (Generation::Legacy, DEFAULT_MAX_MESSAGE_BYTES),
+        (Generation::Current, 4 << 20),
+    ] {
+        let config = ServerConfig {
+            generation,
+            max_message_bytes,
+            ..Default::default()
+        };
+        let Some(h) = harness_with(config).await else {
+            continue;
+        };
+        ran += 1;
+        let limit = match generation {
+            Generation::Legacy => LEGACY_TARGET_MESSAGE_BYTES,
+            Generation::Current => h.max_message_bytes().await,
+        };
+        let c = h.client().await;
+        assert_eq!(
+            c.server_info().max_decode_bytes,
+            h.max_message_bytes().await,
+            "{generation}"
+        );
+        assert_eq!(c.server_info().max_record_bytes, limit, "{generation}");
+        let name = unique("toolarge");
+        let seq = c
+            .sequence_create(&name, json!({}), OnError::Delete)
+            .await
+            .unwrap();
+        let cam = seq
+            .topic_create("/cam", TopicOptions::new(tag(&c, "Image")))
+            .await
+            .unwrap();
+        let image = schema(&c, "Image");
+        let small = batch(&image, &image_rows(2, 2, 64, 48));
+        let fits = image_of_bytes(&image, T0 + 1, limit - (512 << 10));
+        let huge = image_of_bytes(&image, T0 + 1, limit + (1 << 20));
+        cam.push_batch(small.slice(0, 1)).await.unwrap();
+        cam.push_batch(fits.clone()).await.unwrap();
+        let e = cam.push_batch(huge).await.unwrap_err();
+        assert!(matches!(e, Error::RecordTooLarge { .. }), "{e}");
+        cam.push_batch(small.slice(1, 1)).await.unwrap();
+        let full = seq
+            .topic_create("/cam_full", TopicOptions::new(tag(&c, "Image")))
+            .await
+            .unwrap();
+        for t in [T0, T0 + 1] {
+            full.push_batch(image_of_bytes(&image, t, limit - (512 << 10)))
+                .await
+                .unwrap();
+        }
+        let summary = seq.finalize().await.unwrap();
+        let cam_summary = summary.topics.iter().find(|t| t.topic == "/cam").unwrap();
+        assert_eq!(
+            (cam_summary.rows, cam_summary.dropped_too_large),
+            (3, 1),
+            "{generation}"
+        );
+        let notes = c
+            .topic_handler(&name, "/cam")
+            .await
+            .unwrap()
+            .notifications()
+            .await
+            .unwrap();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.msg.contains("larger than the server's message limit")),
+            "{notes:?}"
+        );
+        let stored = read_topic(&c, &name, "/cam").await;
+        assert_eq!(stored.num_rows(), 3, "{generation}");
+        let data = |b: &arrow::array::RecordBatch, row: usize| {
+            let col = arrow::compute::cast(
+                b.column_by_name("data").unwrap(),
+                &arrow::datatypes::DataType::LargeBinary,
+            )
+            .unwrap();
+            let col = col
+                .as_any()
+                .downcast_ref::<arrow::array::LargeBinaryArray>()
+                .unwrap()
+                .value(row)
+                .to_vec();
+            col
+        };
+        assert!(
+            data(&stored, 1) == data(&fits, 0),
+            "{generation}: the record just under the limit reads back whole"
+        );
+        let stored = read_topic(&c, &name, "/cam_full").await;
+        assert_eq!(stored.num_rows(), 2, "{generation}");
+        assert!(data(&stored, 1) == data(&fits, 0), "{generation}");
+    }
+    assert!(ran > 0, "no generation could run");
+}
+
+/// A legacy server has no `info` to advertise its gRPC limit, so the client assumes mosaicod's
+/// default (`MOSAICO_MAX_MESSAGE_SIZE_IN_BYTES`, 50 MiB). Checked here against the server itself,
+/// with the client's own cut-off bypassed: a DoPut message just under it is stored (and reads
+/// back, with small rows beside it so that the rows average less than the DoGet target size), one
+/// just over it is refused by the server.
+#[tokio::test]
+async fn a_legacy_server_enforces_the_message_limit_the_client_assumes() {
+    use mosaico_bridge::control::{ControlPlane, FlightChannel, Limits, RetryPolicy};
+    use mosaico_bridge::data::put::Upload;
+    use mosaico_bridge::protocol::{legacy::Legacy, Protocol};
+    use mosaico_bridge::SerializationFormat;
+
+    let Some(h) = harness(Generation::Legacy).await else {
         return;
     };
+    let limit = LEGACY_MAX_MESSAGE_BYTES;
     let c = h.client().await;
-    let name = unique("toolarge");
+    assert_eq!(c.server_info().max_decode_bytes, limit);
+    let image = schema(&c, "Image");
+    let image_tag = tag(&c, "Image");
+    let channel = FlightChannel::connect(&h.addr, &Default::default())
+        .await
+        .unwrap();
+    let unlimited = Limits {
+        max_send: usize::MAX,
+        max_recv: usize::MAX,
+    };
+    let ctrl = ControlPlane::new(&channel, unlimited, RetryPolicy::none());
+    let name = unique("limit");
+    let session = Legacy
+        .create_sequence(&ctrl, &name, &json!({}))
+        .await
+        .unwrap();
+    let mut outcome = Vec::new();
+    for (topic, bytes) in [
+        ("under", limit - (256 << 10)),
+        ("over", limit + (256 << 10)),
+    ] {
+        let locator = format!("{name}/{topic}");
+        let key = Legacy
+            .create_topic(
+                &ctrl,
+                &session,
+                &locator,
+                &image_tag,
+                SerializationFormat::Default,
+                &json!({}),
+            )
+            .await
+            .unwrap();
+        let mut up = Upload::start(
+            channel.client(unlimited),
+            Legacy.put_descriptor(&key),
+            image.clone(),
+            locator.clone(),
+            1,
+        );
+        let mut sent = up.send(image_of_bytes(&image, T0, bytes)).await;
+        for t in [T0 + 1, T0 + 2] {
+            if sent.is_ok() {
+                sent = up.send(image_of_bytes(&image, t, 1000)).await;
+            }
+        }
+        let r = match sent {
+            Ok(()) => up.finish().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        outcome.push((topic, r));
+    }
+    assert!(outcome[0].1.is_ok(), "{:?}", outcome[0]);
+    let e = outcome[1].1.as_ref().expect_err("over the limit");
+    assert!(
+        e.to_string().contains("message length too large"),
+        "refused for its size: {e}"
+    );
+    let rows = read_topic(&c, &name, "/under").await;
+    assert_eq!(rows.num_rows(), 3);
+    Legacy.discard(&ctrl, &session).await.unwrap();
+}
+
+/// Why the client caps legacy records at the DoGet target size: mosaicod reads a topic back in
+/// batches of `target × rows / bytes` rows, and when the rows average more than the target that is
+/// 0 and the whole process aborts (measured on mosaicod 2d762e1: two rows of 26 MiB). The test
+/// server mirrors it. Only ever done to an in-process server.
+#[tokio::test]
+async fn the_test_server_dies_reading_rows_over_the_target_size_like_mosaicod() {
+    use mosaico_bridge::data::put::Upload;
+
+    if let Some(addr) = external() {
+        not_on_external(
+            "a DoGet of rows over the target size kills the server",
+            &format!("never done to {addr}, which the rest of the suite shares"),
+        );
+        return;
+    }
+    let h = local(ServerConfig::legacy()).await;
+    let c = h.client().await;
+    let image = schema(&c, "Image");
+    let name = unique("overtarget");
     let seq = c
         .sequence_create(&name, json!({}), OnError::Delete)
         .await
         .unwrap();
-    let cam = seq
-        .topic_create("/cam", TopicOptions::new(tag(&c, "Image")))
+    // Under the client's cap, so the writer sends them; the topic reads back.
+    let ok = seq
+        .topic_create("/ok", TopicOptions::new(tag(&c, "Image")))
         .await
         .unwrap();
-    let small = batch(&schema(&c, "Image"), &image_rows(2, 1, 64, 48));
-    let huge = batch(&schema(&c, "Image"), &image_rows(1, 1, 1920, 1080));
-    cam.push_batch(small.slice(0, 1)).await.unwrap();
-    let e = cam.push_batch(huge).await.unwrap_err();
-    assert!(matches!(e, Error::RecordTooLarge { .. }), "{e}");
-    cam.push_batch(small.slice(1, 1)).await.unwrap();
-    let summary = seq.finalize().await.unwrap();
-    assert_eq!(
-        (summary.topics[0].rows, summary.topics[0].dropped_too_large),
-        (2, 1)
-    );
-    let notes = c
-        .topic_handler(&name, "/cam")
-        .await
-        .unwrap()
-        .notifications()
+    for t in [T0, T0 + 1] {
+        ok.push_batch(image_of_bytes(&image, t, 24 << 20))
+            .await
+            .unwrap();
+    }
+    ok.finish().await.unwrap();
+    assert_eq!(read_topic(&c, &name, "/ok").await.num_rows(), 2);
+    // Over it, sent around the client's check: stored, and reading it back kills the server.
+    let channel = mosaico_bridge::control::FlightChannel::connect(&h.addr, &Default::default())
         .await
         .unwrap();
-    assert!(
-        notes
-            .iter()
-            .any(|n| n.msg.contains("larger than the server's message limit")),
-        "{notes:?}"
+    let unlimited = mosaico_bridge::control::Limits {
+        max_send: usize::MAX,
+        max_recv: usize::MAX,
+    };
+    let ctrl = mosaico_bridge::control::ControlPlane::new(
+        &channel,
+        unlimited,
+        mosaico_bridge::control::RetryPolicy::none(),
     );
+    use mosaico_bridge::protocol::{legacy::Legacy, Protocol};
+    let session = Legacy
+        .create_sequence(&ctrl, &unique("overtarget_raw"), &json!({}))
+        .await
+        .unwrap();
+    let locator = format!("{}/big", session.sequence);
+    let key = Legacy
+        .create_topic(
+            &ctrl,
+            &session,
+            &locator,
+            &tag(&c, "Image"),
+            mosaico_bridge::SerializationFormat::Default,
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    let mut up = Upload::start(
+        channel.client(unlimited),
+        Legacy.put_descriptor(&key),
+        image.clone(),
+        locator,
+        1,
+    );
+    for t in [T0, T0 + 1] {
+        up.send(image_of_bytes(&image, t, 26 << 20)).await.unwrap();
+    }
+    up.finish().await.unwrap();
+    let handler = c.topic_handler(&session.sequence, "/big").await.unwrap();
+    let read = match handler.stream(Default::default()).await {
+        Ok(s) => collect_result(s).await,
+        Err(e) => Err(e),
+    };
+    assert!(read.is_err(), "the DoGet fails");
+    let again = MosaicoClient::connect_with(
+        &h.addr,
+        ConnectOptions {
+            timeout: Duration::from_millis(500),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(again.is_err(), "the server stays dead");
 }
 
 #[tokio::test]

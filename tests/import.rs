@@ -299,29 +299,35 @@ async fn a_rosbags_bag_imports_and_reads_back_field_by_field() {
 
 #[tokio::test]
 async fn a_file_that_is_not_a_bag_is_refused_before_anything_is_created() {
-    let Some(h) = harness(Generation::Current).await else {
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("notes.mcap");
     std::fs::write(&bogus, b"this is not an MCAP file").unwrap();
-    let name = unique("bogus");
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
-        .args(["--server", &h.address(), "import"])
-        .arg(&bogus)
-        .args(["--sequence", &name])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not a readable MCAP bag"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let c = h.client().await;
-    assert!(
-        c.sequence_handler(&name).await.is_err(),
-        "nothing was created"
-    );
+    each_generation(|h| {
+        let bogus = bogus.clone();
+        async move {
+            let name = unique("bogus");
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+                .args(["--server", &h.address(), "import"])
+                .arg(&bogus)
+                .args(["--sequence", &name])
+                .output()
+                .await
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1));
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("not a readable MCAP bag"),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let c = h.client().await;
+            assert!(
+                matches!(
+                    c.sequence_handler(&name).await,
+                    Err(mosaico_bridge::Error::NotFound { .. })
+                ),
+                "nothing was created"
+            );
+        }
+    })
+    .await;
 }

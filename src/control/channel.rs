@@ -15,6 +15,11 @@ use crate::error::{Error, Result};
 pub const DEFAULT_PORT: u16 = 6726;
 /// mosaicod's gRPC limit both ways (`MOSAICO_MAX_MESSAGE_SIZE_IN_BYTES`).
 pub const LEGACY_MAX_MESSAGE_BYTES: usize = 50 * 1024 * 1024;
+/// mosaicod's DoGet target message size (`MOSAICO_TARGET_MESSAGE_SIZE_IN_BYTES`). It reads a topic
+/// back in batches of `target × rows / bytes` rows: when the rows average more than this, that is
+/// 0 rows and the server process aborts (DataFusion asserts a non-zero batch size). So no record
+/// larger than this is ever sent to a legacy server: it could be stored, but never read back.
+pub const LEGACY_TARGET_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
 pub const API_KEY_HEADER: &str = "mosaico-api-key-token";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -240,7 +240,12 @@ impl SequenceWriter {
             s.options.max_in_flight,
         );
         let limit = s.client.info.max_decode_bytes;
-        let max_record = limit.saturating_sub(256 << 10);
+        let max_record = s
+            .client
+            .info
+            .max_record_bytes
+            .min(limit)
+            .saturating_sub(256 << 10);
         let max_batch = s
             .options
             .max_batch_bytes

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tracing::debug;
 
 use super::{Generation, Protocol, ServerInfo};
-use crate::control::channel::LEGACY_MAX_MESSAGE_BYTES;
+use crate::control::channel::{LEGACY_MAX_MESSAGE_BYTES, LEGACY_TARGET_MESSAGE_BYTES};
 use crate::control::ControlPlane;
 use crate::error::{Error, Result};
 
@@ -32,11 +32,13 @@ pub fn parse_info(v: &Value) -> Result<ServerInfo> {
             .map(|n| n as usize)
             .ok_or_else(|| Error::protocol("info", format!("missing `config.{k}`")))
     };
+    let max_decode_bytes = limit("grpc_max_decode_message_size")?;
     Ok(ServerInfo {
         generation: Generation::Current,
         version: v.get("version").and_then(Value::as_str).map(str::to_string),
-        max_decode_bytes: limit("grpc_max_decode_message_size")?,
+        max_decode_bytes,
         max_encode_bytes: limit("grpc_max_encode_message_size")?,
+        max_record_bytes: max_decode_bytes,
     })
 }
 
@@ -46,6 +48,7 @@ pub fn legacy_info() -> ServerInfo {
         version: None,
         max_decode_bytes: LEGACY_MAX_MESSAGE_BYTES,
         max_encode_bytes: LEGACY_MAX_MESSAGE_BYTES,
+        max_record_bytes: LEGACY_TARGET_MESSAGE_BYTES.min(LEGACY_MAX_MESSAGE_BYTES),
     }
 }
 

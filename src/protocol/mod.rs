@@ -56,6 +56,9 @@ pub struct ServerInfo {
     pub max_decode_bytes: usize,
     /// The server's gRPC encode limit: the largest message it may send us.
     pub max_encode_bytes: usize,
+    /// The largest record (one row) the server both accepts and serves back: the decode limit,
+    /// or less where the server cannot read larger rows back (legacy: its DoGet target size).
+    pub max_record_bytes: usize,
 }
 
 /// A write session: on legacy the sequence key; on current a session of a sequence.

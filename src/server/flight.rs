@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use arrow::compute::{cast, concat_batches, sort_to_indices, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow_flight::decode::{DecodedPayload, FlightDataDecoder};
@@ -42,7 +42,8 @@ fn status(f: Fault) -> Status {
         Fault::InvalidArgument(m) => Status::invalid_argument(m),
         Fault::Unauthenticated(m) => Status::unauthenticated(m),
         Fault::Dead => Status::unavailable(
-            "the server process has aborted (an empty `$in` crashes mosaicod, §12.17)",
+            "the server process has aborted (an empty `$in` or a DoGet of rows over the target \
+             message size crashes mosaicod, §12.17)",
         ),
     }
 }
@@ -59,10 +60,16 @@ fn view_types(batch: &RecordBatch) -> Result<RecordBatch, Status> {
         };
         match to {
             Some(dt) => {
-                cols.push(
-                    cast(c, &dt)
-                        .map_err(|e| Status::internal(format!("flight encoding error: {e}")))?,
-                );
+                let v = cast(c, &dt)
+                    .map_err(|e| Status::internal(format!("flight encoding error: {e}")))?;
+                // A cast slice still points into the whole column's data buffer, which IPC would
+                // send in full with every batch: compact it to this batch's bytes, as DataFusion's
+                // own batches are.
+                let v: ArrayRef = match v.data_type() {
+                    DataType::BinaryView => Arc::new(v.as_binary_view().gc()),
+                    _ => Arc::new(v.as_string_view().gc()),
+                };
+                cols.push(v);
                 fields.push(
                     Field::new(f.name(), dt, f.is_nullable()).with_metadata(f.metadata().clone()),
                 );
@@ -549,7 +556,7 @@ impl FlightService for MosaicoFlight {
         };
         let span = info_span!("do_get", topic = %locator).entered();
         let (batch, schema, meta, target_rows) = {
-            let store = self.store.lock().expect("store");
+            let mut store = self.store.lock().expect("store");
             let t = store.topics.get(&locator).ok_or_else(|| {
                 Status::internal(format!(
                     "query error :: object store path `{locator}` not found (no such topic)"
@@ -564,10 +571,16 @@ impl FlightService for MosaicoFlight {
             } else {
                 HashMap::new()
             };
-            // mosaicod sizes batches to its target message size from the chunk statistics.
+            // mosaicod sizes batches to its target message size from the chunk statistics; when
+            // the topic's rows average more than that, the batch size is 0 and DataFusion's
+            // assertion aborts the whole process (measured on the real mosaicod).
             let target = (self.config.max_message_bytes / 2) as u64;
-            let rows = (target * t.rows().max(1) / t.bytes().max(1)).max(1) as usize;
-            (batch, schema, meta, rows)
+            let rows = (target * t.rows().max(1) / t.bytes().max(1)) as usize;
+            if rows == 0 && self.config.generation == Generation::Legacy {
+                store.dead = true;
+                return Err(status(Fault::Dead));
+            }
+            (batch, schema, meta, rows.max(1))
         };
         let legacy = self.config.generation == Generation::Legacy;
         let view_schema = view_types(&RecordBatch::new_empty(schema))?.schema();

@@ -9,7 +9,9 @@
 //! * finalize refuses unlocked topics; finalized sequences (sessions) refuse delete;
 //! * DoGet answers top-level strings/binaries as `Utf8View`/`BinaryView`;
 //! * legacy: an empty topic has no data file (GetFlightInfo/DoGet fail), `$eq` on data matches only
-//!   constant columns, an empty `$in` kills the server, deleting the empty name wipes every object.
+//!   constant columns, an empty `$in` kills the server, so does a DoGet of a topic whose rows
+//!   average more than the target message size (half the message limit), deleting the empty name
+//!   wipes every object.
 
 mod actions;
 mod flight;

@@ -1,6 +1,12 @@
 //! Shared harness of the integration suite: a test server per test on loopback, or the server named
 //! by `MOSAICO_TEST_SERVER=host:port` (then only the tests for its protocol generation run; each
 //! uses unique sequence names so a shared server is not disturbed).
+//!
+//! A check that does not run never passes quietly: it goes through [`skip`] (an oracle is missing:
+//! counted, and a failure under `CI=true`) or [`not_on_external`] (the external server cannot
+//! serve it, e.g. it speaks the other generation: counted and listed, the in-process pass ran it).
+//! Both print the reason and append a line to the file `$MOSAICO_TEST_SKIPS` (scripts/test.sh
+//! sets it and prints the summary).
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -20,6 +26,60 @@ pub struct Harness {
     pub addr: ServerAddr,
     pub generation: Generation,
     pub api_key: Option<String>,
+}
+
+/// The file that collects skipped checks, one line each (`KIND<TAB>WHERE<TAB>CHECK: REASON`).
+pub const SKIPS_ENV: &str = "MOSAICO_TEST_SKIPS";
+
+/// `binary::test` of the running test (libtest names each test's thread after it).
+pub fn current_test() -> String {
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|s| match s.rsplit_once('-') {
+            Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_string(),
+            _ => s,
+        })
+        .unwrap_or_else(|| "?".into());
+    let thread = std::thread::current();
+    format!("{binary}::{}", thread.name().unwrap_or("?"))
+}
+
+fn record_skip(kind: &str, check: &str, reason: &str) -> String {
+    use std::io::Write;
+    let line = format!("{}\t{check}: {reason}", current_test());
+    eprintln!("{kind}: {}", line.replace('\t', " "));
+    if let Some(path) = std::env::var_os(SKIPS_ENV).filter(|p| !p.is_empty()) {
+        let one_line = format!("{kind}\t{}\n", line.replace('\n', " "));
+        // One small O_APPEND write per skip: lines from parallel tests and binaries do not mix.
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(one_line.as_bytes()));
+        if let Err(e) = written {
+            panic!("cannot record the skip in {SKIPS_ENV}={path:?}: {e}");
+        }
+    }
+    line.replace('\t', " ")
+}
+
+/// `check` cannot run because its oracle (a Python peer, a namespace, a real server...) is not
+/// there. Prints `reason`, counts it in `$MOSAICO_TEST_SKIPS`, and fails the test under `CI=true`,
+/// where every oracle must be present. The caller returns without asserting anything.
+pub fn skip(check: &str, reason: &str) {
+    let line = record_skip("skipped", check, reason);
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and a check was skipped: {line}");
+    }
+}
+
+/// `check` does not apply to the external server `MOSAICO_TEST_SERVER` (it speaks the other
+/// generation, or the check needs a server it starts, configures or kills itself). Not a missing
+/// oracle: the same test runs it against the in-process test server when `MOSAICO_TEST_SERVER` is
+/// unset (scripts/test.sh's first pass). Printed and listed, never a failure.
+pub fn not_on_external(check: &str, reason: &str) {
+    record_skip("not-on-external", check, reason);
 }
 
 pub fn external() -> Option<String> {
@@ -52,15 +112,18 @@ pub async fn harness_with(config: ServerConfig) -> Option<Harness> {
         .await
         .expect("MOSAICO_TEST_SERVER answers");
         if c.generation() != config.generation || config.api_key.is_some() {
-            eprintln!(
-                "NOTE: this test needs a {} test server{}; {addr} speaks {}: not run against it",
-                config.generation,
-                if config.api_key.is_some() {
-                    " with a known API key"
-                } else {
-                    ""
-                },
-                c.generation()
+            not_on_external(
+                &format!("the {} generation", config.generation),
+                &format!(
+                    "needs a {} server{}; {addr} speaks {}",
+                    config.generation,
+                    if config.api_key.is_some() {
+                        " with an API key of its own"
+                    } else {
+                        ""
+                    },
+                    c.generation()
+                ),
             );
             return None;
         }
@@ -71,16 +134,22 @@ pub async fn harness_with(config: ServerConfig) -> Option<Harness> {
             api_key,
         });
     }
+    Some(local(config).await)
+}
+
+/// A fresh in-process test server, whatever `MOSAICO_TEST_SERVER` says (e.g. a second server to
+/// copy to).
+pub async fn local(config: ServerConfig) -> Harness {
     let server = TestServer::start(config.clone())
         .await
         .expect("test server starts");
     let addr = ServerAddr::parse(&server.address()).unwrap();
-    Some(Harness {
+    Harness {
         server: Some(server),
         addr,
         generation: config.generation,
         api_key: config.api_key,
-    })
+    }
 }
 
 impl Harness {
@@ -97,6 +166,16 @@ impl Harness {
         MosaicoClient::connect_with(&self.addr, opts)
             .await
             .expect("client connects")
+    }
+
+    /// The largest gRPC message the server accepts, as far as anyone can know it: the configured
+    /// limit of an in-process server; for an external one what its `info` advertises (current) or
+    /// mosaicod's default (legacy, which cannot tell; `tests/errors.rs` checks it on the server).
+    pub async fn max_message_bytes(&self) -> usize {
+        match &self.server {
+            Some(s) => s.config.max_message_bytes,
+            None => self.client().await.server_info().max_decode_bytes,
+        }
     }
 
     /// `127.0.0.1:<port>` for `--server`.
@@ -235,4 +314,32 @@ pub fn same_data(got: &RecordBatch, want: &RecordBatch) {
 
 pub fn arc<T>(t: T) -> Arc<T> {
     Arc::new(t)
+}
+
+/// One image row of `Image`'s schema whose `data` holds `bytes` bytes (a fixed pattern), stamped `t`.
+pub fn image_of_bytes(schema: &SchemaRef, t: i64, bytes: usize) -> RecordBatch {
+    use arrow::array::{Array, BinaryArray};
+    let row = json!({"timestamp_ns": t, "data": "00", "format": "raw", "width": bytes / 3,
+                     "height": 1, "stride": bytes, "encoding": "rgb8", "is_bigendian": false});
+    let b = batch(schema, &[row]);
+    let i = schema.index_of("data").expect("a `data` column");
+    let data: Vec<u8> = (0..bytes).map(|x| (x % 251) as u8).collect();
+    let col = BinaryArray::from(vec![data.as_slice()]);
+    let col = arrow::compute::cast(&col, b.column(i).data_type()).unwrap();
+    assert_eq!(col.len(), 1);
+    let mut cols = b.columns().to_vec();
+    cols[i] = col;
+    RecordBatch::try_new(schema.clone(), cols).unwrap()
+}
+
+/// Every batch of a stream, or its first error.
+pub async fn collect_result(
+    mut s: impl futures::Stream<Item = mosaico_bridge::Result<RecordBatch>> + Unpin,
+) -> mosaico_bridge::Result<usize> {
+    use futures::StreamExt;
+    let mut rows = 0;
+    while let Some(b) = s.next().await {
+        rows += b?.num_rows();
+    }
+    Ok(rows)
 }
