@@ -93,7 +93,10 @@ async fn wait_status(seen: &Mutex<Option<DiagnosticArray>>, prefix: &str) {
 
 async fn server_dies_and_comes_back(generation: Generation, policy: OnError) {
     if let Some(addr) = external() {
-        eprintln!("NOTE: this test kills its server; {addr} is external: not run against it");
+        not_on_external(
+            "record_faults::server_dies_and_comes_back",
+            &format!("this test kills its server; {addr} is external"),
+        );
         return;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")

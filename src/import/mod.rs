@@ -84,7 +84,7 @@ pub async fn import(
             .await?,
     );
     info!(bag = %opts.bag.display(), sequence = %opts.sequence, "import started");
-    let adapters = opts.adapters.clone();
+    let adapters = opts.adapters;
     let target = Target {
         writer: writer.clone(),
         topic_suffix: String::new(),
@@ -95,7 +95,7 @@ pub async fn import(
         source,
         target,
         selection,
-        Arc::new(move |_: &str| adapters.clone()),
+        Arc::new(move |_: &str| adapters),
         Abort::new(),
         progress,
     )

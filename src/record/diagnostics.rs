@@ -12,6 +12,8 @@ use crate::ros::{Endian, RosMessage};
 use crate::upload::UplinkStatus;
 
 pub const TOPIC: &str = "/diagnostics";
+/// Published when messages were lost, with what and why (rosbag2 has `events/rosbag2_messages_lost`).
+pub const LOSS_EVENTS: &str = "~/events/messages_lost";
 pub const ROS_TYPE: &str = "diagnostic_msgs/msg/DiagnosticArray";
 
 /// What the node is doing, for its own status line.
@@ -174,6 +176,61 @@ pub fn diagnostics(
         status,
     }
     .to_cdr(Endian::Little)
+}
+
+/// Per topic and reason, losses not reported yet; remembers what it reported.
+#[derive(Default)]
+pub struct LossTracker {
+    reported: HashMap<(String, &'static str), u64>,
+}
+
+impl LossTracker {
+    /// A DiagnosticArray of the losses since the last call (one status per topic), if any.
+    pub fn event(&mut self, stamp_ns: i64, node: &str, topics: &[TopicStatus]) -> Option<Vec<u8>> {
+        let mut status = Vec::new();
+        for t in topics {
+            let r = &t.report;
+            let mut values = Vec::new();
+            for (reason, n) in [
+                ("dropped_by_queue_policy", r.dropped),
+                ("lost_in_middleware", r.middleware_lost),
+                ("malformed", r.malformed),
+                ("too_large", r.too_large),
+                ("spool_full_or_write_failed", r.lost),
+            ] {
+                let seen = self.reported.entry((r.topic.clone(), reason)).or_default();
+                if n > *seen {
+                    values.push(kv(reason, n - *seen));
+                    *seen = n;
+                }
+            }
+            if !values.is_empty() {
+                status.push(DiagnosticStatus {
+                    level: DiagnosticStatus::WARN,
+                    name: format!("{node}: {}", r.topic),
+                    message: "messages lost".into(),
+                    hardware_id: hostname(),
+                    values,
+                });
+            }
+        }
+        if status.is_empty() {
+            return None;
+        }
+        Some(
+            DiagnosticArray {
+                header: Header {
+                    stamp: Time {
+                        sec: stamp_ns.div_euclid(1_000_000_000) as i32,
+                        nanosec: stamp_ns.rem_euclid(1_000_000_000) as u32,
+                    },
+                    frame_id: String::new(),
+                },
+                status,
+            }
+            .to_cdr(Endian::Little),
+        )
+    }
 }
 
 pub fn hostname() -> String {

@@ -92,6 +92,8 @@ pub struct RecorderNode {
     counter: u32,
     client: Option<MosaicoClient>,
     diagnostics: Option<Box<dyn RawPublisher>>,
+    loss_events: Option<Box<dyn RawPublisher>>,
+    losses: diagnostics::LossTracker,
     rates: RateMeter,
     /// Name remappings (`--ros-args -r from:=to`) for the node's own services and publications.
     remaps: Vec<(String, String)>,
@@ -114,6 +116,14 @@ impl RecorderNode {
                     None
                 }
             };
+        let loss_events = transport
+            .publisher(
+                diagnostics::LOSS_EVENTS,
+                diagnostics::ROS_TYPE,
+                Qos::DEFAULT,
+            )
+            .map_err(|e| warn!(error = %e, "no loss-event publisher; losses go to the log only"))
+            .ok();
         Ok(RecorderNode {
             cfg: Arc::new(cfg),
             transport,
@@ -122,6 +132,8 @@ impl RecorderNode {
             counter: 0,
             client: None,
             diagnostics,
+            loss_events,
+            losses: diagnostics::LossTracker::default(),
             rates: RateMeter::default(),
             remaps: Vec::new(),
             uploader: None,
@@ -290,6 +302,15 @@ impl RecorderNode {
         if let Some(p) = &self.diagnostics {
             if let Err(e) = p.publish(&cdr) {
                 warn!(error = %e, "publishing diagnostics failed");
+            }
+        }
+        let node = self.transport.node_name();
+        if let Some(event) = self.losses.event(now_ns(), &node, &topics) {
+            warn!("messages lost: see {}", diagnostics::LOSS_EVENTS);
+            if let Some(p) = &self.loss_events {
+                if let Err(e) = p.publish(&event) {
+                    warn!(error = %e, "publishing a loss event failed");
+                }
             }
         }
     }

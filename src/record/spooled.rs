@@ -34,6 +34,8 @@ struct SpooledTopic {
     stats: Arc<TopicStats>,
     queue: Arc<ByteQueue<RawMessage>>,
     sub: Option<Box<dyn Subscription>>,
+    /// The middleware's loss count when the subscription ended.
+    middleware_lost: u64,
     forward: JoinHandle<()>,
     spool: Arc<SpoolTopic>,
 }
@@ -170,6 +172,7 @@ impl SpooledSession {
                 stats,
                 queue,
                 sub: Some(sub),
+                middleware_lost: 0,
                 forward,
                 spool,
             },
@@ -204,7 +207,7 @@ impl SpooledSession {
         let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         r.dropped = get(&d.oldest) + get(&d.newest);
         r.lost += get(&d.discarded) + get(&c.full) + get(&c.write_failed) + get(&c.deleted);
-        r.middleware_lost = t.sub.as_ref().map_or(0, |s| s.lost());
+        r.middleware_lost = t.sub.as_ref().map_or(t.middleware_lost, |s| s.lost());
         r.spooled = get(&c.spooled);
         if let Some(u) = committed {
             r.committed = u.committed;
@@ -238,7 +241,9 @@ impl SpooledSession {
     /// cannot commit by then stays in the spool and is uploaded by the next run.
     pub async fn stop(mut self, deadline: tokio::time::Instant) -> SessionOutcome {
         for t in self.topics.values_mut() {
-            t.sub.take();
+            if let Some(sub) = t.sub.take() {
+                t.middleware_lost = sub.lost();
+            }
             t.queue.close();
         }
         for t in self.topics.values_mut() {

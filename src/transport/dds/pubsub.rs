@@ -4,7 +4,8 @@
 //! backpressure), and then only that reader's history fills, while discovery, other topics and
 //! the node's services carry on.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
@@ -58,6 +59,8 @@ pub struct DdsSubscription {
     stop: Option<futures::channel::oneshot::Sender<()>>,
     done: crossbeam_channel::Receiver<()>,
     thread: ThreadId,
+    /// Samples the writers sent that never reached this reader (sequence-number gaps).
+    lost: Arc<AtomicU64>,
 }
 
 impl DdsSubscription {
@@ -72,10 +75,12 @@ impl DdsSubscription {
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
         let flag = stopped.clone();
         let name = topic.clone();
+        let lost = Arc::new(AtomicU64::new(0));
+        let gaps = lost.clone();
         let handle = thread::Builder::new()
             .name(format!("dds-sub {topic}"))
             .spawn(move || {
-                deliver(&name, &reader, &on_message, &flag, stop_rx);
+                deliver(&name, &reader, &on_message, &flag, &gaps, stop_rx);
                 // The reader is deleted (and un-announced) here, before saying we are done.
                 drop(reader);
                 let _ = done_tx.send(());
@@ -86,6 +91,7 @@ impl DdsSubscription {
             stopped,
             stop: Some(stop_tx),
             done: done_rx,
+            lost,
         })
     }
 }
@@ -95,8 +101,12 @@ fn deliver(
     reader: &RawReader,
     on_message: &OnMessage,
     stopped: &AtomicBool,
+    lost: &AtomicU64,
     mut stop: futures::channel::oneshot::Receiver<()>,
 ) {
+    // Each writer numbers its samples 1, 2, 3...: a jump is samples the middleware lost (network,
+    // or a full reader history). RustDDS reports no SAMPLE_LOST status, so this is the count.
+    let mut last: HashMap<rustdds::GUID, i64> = HashMap::new();
     let stream = reader.as_async_stream();
     futures::pin_mut!(stream);
     futures::executor::block_on(async {
@@ -105,6 +115,12 @@ fn deliver(
                 Either::Left((Some(Ok(change)), _)) => {
                     if stopped.load(Ordering::Acquire) {
                         break;
+                    }
+                    let seq = i64::from(change.sequence_number);
+                    if let Some(prev) = last.insert(change.writer_guid(), seq) {
+                        if seq > prev + 1 {
+                            lost.fetch_add((seq - prev - 1) as u64, Ordering::Relaxed);
+                        }
                     }
                     let publisher = Some(hex::encode(change.writer_guid().to_bytes()));
                     let RawCdr(cdr) = change.into_value();
@@ -124,7 +140,11 @@ fn deliver(
     tracing::debug!(topic, "subscription delivery stopped");
 }
 
-impl Subscription for DdsSubscription {}
+impl Subscription for DdsSubscription {
+    fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+}
 
 impl Drop for DdsSubscription {
     fn drop(&mut self) {
