@@ -12,7 +12,7 @@
 #   tuned   the peer with --max-message-size 65500B --fragment-size 64000B (~100 fragments per
 #           image instead of ~4600)
 # Per variant, in a fresh namespace: net.core.rmem_max raised inside it (RMEM, reported whether it
-# took), the dev server, the recorder (`record --sequence bench --json`, shipped
+# took), the dev server, the recorder (`record --sequence bench --json --spool DIR`, shipped
 # config/record.yaml, RUST_LOG=info, under /usr/bin/time -v), then the peer (`--duration DURATION
 # --wait-subscribers 1`). When the peer exits: 2 s, then the recorder's CPU (utime+stime from
 # /proc/PID/stat) and peak RSS (VmHWM) are sampled and it gets SIGTERM; it must exit 0 and its stop
@@ -126,7 +126,7 @@ run_variant() {
     local rec_cfg=()
     [ -n "${RECORD_CONFIG:-}" ] && rec_cfg=(--config "$RECORD_CONFIG")
     RUST_LOG=${RUST_LOG:-info} ip netns exec "$NS" /usr/bin/time -v -o "$dir/recorder.time" \
-        "$BIN" --server "127.0.0.1:$PORT" record "${rec_cfg[@]}" --sequence bench --json \
+        "$BIN" --server "127.0.0.1:$PORT" record "${rec_cfg[@]}" --sequence bench --json --spool "$dir/spool" \
         >"$dir/recorder.json" 2>"$dir/recorder.log" &
     RECTIME=$!
     local rec; rec=$(child_of "$RECTIME")

@@ -401,3 +401,68 @@ async fn a_full_spool_refuses_counts_and_keeps_recording() {
         t.spooled, t.lost
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_topic_the_server_refuses_is_set_aside_and_the_others_go_on() {
+    each_generation(|h| async move {
+        let name = unique("aside");
+        let bus = MemoryBus::new();
+        let mut cfg = config(&h.address(), &name);
+        cfg.api_key = h.api_key.clone().unwrap_or_default();
+        cfg.stop_timeout_s = 10.0;
+        let spool = std::path::PathBuf::from(&cfg.spool.dir);
+        let rig = Rig::start(&bus, cfg);
+        // A ROS "hidden" topic: valid in ROS, refused by Mosaico's topic names.
+        let node = bus.node("", "camera");
+        let hidden = node
+            .publisher("/camera/_raw", Imu::TYPE_NAME, Qos::DEFAULT)
+            .unwrap();
+        while bus.subscriptions("/camera/_raw") == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let publisher = publish_imu(&bus, 500.0, Duration::from_secs(3), move |_| {});
+        for i in 0..200u64 {
+            hidden
+                .publish(&demo::imu(i, 0).to_cdr(Endian::Little))
+                .unwrap();
+        }
+        let n = tokio::task::spawn_blocking(move || publisher.join().unwrap())
+            .await
+            .unwrap();
+        let report = rig.shutdown().await;
+        let s = &report.sessions[0];
+        let imu = s.topics.iter().find(|t| t.topic == "/imu").unwrap();
+        let bad = s.topics.iter().find(|t| t.topic == "/camera/_raw").unwrap();
+        assert_eq!((imu.committed, imu.pending), (n, 0), "the other topic went on");
+        assert_eq!((bad.received, bad.committed, bad.pending), (200, 0, 200));
+        assert!(
+            bad.error.as_deref().is_some_and(|e| e.contains("set aside")),
+            "{:?}",
+            bad.error
+        );
+        assert_eq!(s.state, "spooled", "the refused topic waits in the spool");
+        let c = h.client().await;
+        let parts = parts_on_server(&c, &name, h.generation).await;
+        assert_eq!(parts.len(), 1, "one part, no part-per-retry loop");
+        exactly_once(&parts, n);
+        // The refused topic's messages are still on disk, every one.
+        let mut kept = 0;
+        for dir in std::fs::read_dir(&spool).unwrap().flatten() {
+            if dir.path().is_dir() {
+                for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                    if f.path().extension().is_some_and(|e| e == "mcap") {
+                        kept += mosaico_bridge::bag::SegmentReader::open(
+                            &f.path(),
+                            Box::new(mosaico_bridge::bag::reader::Sealed),
+                        )
+                        .unwrap()
+                        .filter(|m| m.as_ref().is_ok_and(|m| m.channel.topic == "/camera/_raw"))
+                        .count();
+                    }
+                }
+            }
+        }
+        assert_eq!(kept, 200, "the set-aside topic is kept in the spool");
+    })
+    .await;
+}

@@ -165,6 +165,11 @@ pub fn diagnostics(
             ],
         });
     }
+    array(stamp_ns, status)
+}
+
+/// A DiagnosticArray stamped `stamp_ns`, serialized with its CDR header.
+fn array(stamp_ns: i64, status: Vec<DiagnosticStatus>) -> Vec<u8> {
     DiagnosticArray {
         header: Header {
             stamp: Time {
@@ -217,19 +222,7 @@ impl LossTracker {
         if status.is_empty() {
             return None;
         }
-        Some(
-            DiagnosticArray {
-                header: Header {
-                    stamp: Time {
-                        sec: stamp_ns.div_euclid(1_000_000_000) as i32,
-                        nanosec: stamp_ns.rem_euclid(1_000_000_000) as u32,
-                    },
-                    frame_id: String::new(),
-                },
-                status,
-            }
-            .to_cdr(Endian::Little),
-        )
+        Some(array(stamp_ns, status))
     }
 }
 

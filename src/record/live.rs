@@ -251,19 +251,8 @@ impl LiveSession {
         if raw {
             warn!(topic = %t.name, ros_type = %t.ros_type, "no typed mapping: stored as raw CDR");
         }
-        let limit = over
-            .and_then(|o| o.queue_bytes)
-            .unwrap_or(self.cfg.queue.max_bytes_per_topic);
-        let queue = Arc::new(ByteQueue::new(
-            limit,
-            self.cfg.queue.policy,
-            self.budget.clone(),
-        ));
-        let stats = Arc::new(TopicStats::default());
-        let on_message = on_message(t.name.clone(), queue.clone(), stats.clone());
-        let sub = self
-            .transport
-            .subscribe(&t.name, &t.ros_type, qos, on_message)?;
+        let (queue, stats, sub) =
+            subscribe_queued(&self.cfg, &*self.transport, &self.budget, t, qos)?;
 
         let (tx, rx) = mpsc::channel::<Chunk>(2);
         let forward = tokio::spawn({
@@ -592,8 +581,28 @@ pub(super) fn new_topics(
         .collect()
 }
 
+/// Subscribes to `t` into a new byte-budgeted queue (the topic's override or the configured
+/// budget, sharing `budget`), counting what arrives.
+pub(super) fn subscribe_queued(
+    cfg: &RecordConfig,
+    transport: &dyn Transport,
+    budget: &Arc<SharedBudget>,
+    t: &GraphTopic,
+    qos: Qos,
+) -> Result<(Arc<ByteQueue<RawMessage>>, Arc<TopicStats>, Box<dyn Subscription>)> {
+    let limit = cfg
+        .override_for(&t.name)
+        .and_then(|o| o.queue_bytes)
+        .unwrap_or(cfg.queue.max_bytes_per_topic);
+    let queue = Arc::new(ByteQueue::new(limit, cfg.queue.policy, budget.clone()));
+    let stats = Arc::new(TopicStats::default());
+    let callback = on_message(t.name.clone(), queue.clone(), stats.clone());
+    let sub = transport.subscribe(&t.name, &t.ros_type, qos, callback)?;
+    Ok((queue, stats, sub))
+}
+
 /// The subscription callback: counts, then queues under the drop policy (which may block).
-pub(super) fn on_message(
+fn on_message(
     topic: String,
     queue: Arc<ByteQueue<RawMessage>>,
     stats: Arc<TopicStats>,

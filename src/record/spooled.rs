@@ -12,7 +12,7 @@ use chrono::Utc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::live::{new_topics, on_message, SessionOutcome, TopicStatus};
+use super::live::{new_topics, subscribe_queued, SessionOutcome, TopicStatus};
 use super::qos::reader_qos;
 use super::queue::{ByteQueue, SharedBudget};
 use super::session::{recording_metadata, recording_name};
@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::transport::{GraphTopic, Qos, RawMessage, Subscription, Transport};
 use crate::upload::follow::SpoolProgress;
 use crate::upload::pipe::{TopicReport, TopicStats};
-use crate::upload::spool_dir::{SessionDir, SessionFacts};
+use crate::upload::spool_dir::{self, SessionDir, SessionFacts};
 use crate::upload::Uploader;
 
 /// Bytes of messages handed to the spool writer at once.
@@ -67,19 +67,57 @@ impl SpooledSession {
         let started_at = Utc::now();
         let sequence = recording_name(&cfg, host, started_at, counter)?;
         crate::names::sequence_name(&sequence)?;
-        let session_id = ulid::Ulid::new().to_string();
-        let facts = SessionFacts {
-            session_id: session_id.clone(),
-            sequence: sequence.clone(),
-            started_at,
-            host: host.to_string(),
-            metadata: recording_metadata(&cfg, &session_id, host, started_at, 1),
+        let root = cfg.spool.root();
+        // A fixed name is one recording: if an earlier run of it left parts in the spool (a crash,
+        // or a stop before they were uploaded), this run continues it in its next part.
+        let earlier = if cfg.sequence.name.is_empty() {
+            None
+        } else {
+            spool_dir::scan(&root)
+                .map_err(Error::from)?
+                .0
+                .into_iter()
+                .filter(|s| s.facts.sequence == sequence && !uploader.is_following(&s.facts.session_id))
+                .next_back()
         };
-        // Registered before the directory exists: the uploader never mistakes it for a crash.
+        let (dir, first_part) = match earlier {
+            Some(dir) => {
+                let last = dir
+                    .segments()?
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .chain(dir.upload_state()?.parts.keys().copied())
+                    .max()
+                    .unwrap_or(0);
+                info!(sequence = %sequence, session = %dir.facts.session_id, part = last + 1,
+                    "an earlier run of this recording left parts in the spool: continuing it");
+                (Some(dir), last + 1)
+            }
+            None => (None, 1),
+        };
+        let session_id = match &dir {
+            Some(d) => d.facts.session_id.clone(),
+            None => ulid::Ulid::new().to_string(),
+        };
+        // Registered before the directory (or the new part) exists: the uploader never mistakes
+        // the part being written for one a crash cut.
         let progress = Arc::new(SpoolProgress::default());
         uploader.follow(&session_id, progress.clone());
-        let started = SessionDir::create(&cfg.spool.root(), facts)
-            .and_then(|dir| SpoolWriter::start(dir, cfg.clone(), 1, progress));
+        let dir = match dir {
+            Some(d) => Ok(d),
+            None => SessionDir::create(
+                &root,
+                SessionFacts {
+                    session_id: session_id.clone(),
+                    sequence: sequence.clone(),
+                    started_at,
+                    host: host.to_string(),
+                    metadata: recording_metadata(&cfg, &session_id, host, started_at, 1),
+                },
+            ),
+        };
+        let started =
+            dir.and_then(|dir| SpoolWriter::start(dir, cfg.clone(), first_part, progress));
         let spool = match started {
             Ok(s) => s,
             Err(e) => {
@@ -98,7 +136,7 @@ impl SpooledSession {
             topics: BTreeMap::new(),
             sequence,
             session_id,
-            part: 1,
+            part: first_part,
         };
         s.discover();
         Ok(s)
@@ -128,21 +166,8 @@ impl SpooledSession {
     fn subscribe(&mut self, t: &GraphTopic, sender: super::spool::SpoolSender) -> Result<()> {
         let over = self.cfg.override_for(&t.name);
         let qos = reader_qos(&t.ros_type, &t.publishers, self.transport.backend(), over);
-        let limit = over
-            .and_then(|o| o.queue_bytes)
-            .unwrap_or(self.cfg.queue.max_bytes_per_topic);
-        let queue = Arc::new(ByteQueue::new(
-            limit,
-            self.cfg.queue.policy,
-            self.budget.clone(),
-        ));
-        let stats = Arc::new(TopicStats::default());
-        let sub = self.transport.subscribe(
-            &t.name,
-            &t.ros_type,
-            qos,
-            on_message(t.name.clone(), queue.clone(), stats.clone()),
-        )?;
+        let (queue, stats, sub) =
+            subscribe_queued(&self.cfg, &*self.transport, &self.budget, t, qos)?;
         let spool = Arc::new(SpoolTopic {
             name: t.name.clone(),
             ros_type: t.ros_type.clone(),
@@ -200,6 +225,7 @@ impl SpooledSession {
         name: &str,
         t: &SpooledTopic,
         committed: Option<&crate::upload::uploader::TopicUpload>,
+        aside: Option<&String>,
     ) -> TopicReport {
         let mut r = t.stats.report(name, &t.ros_type, false);
         let d = &t.queue.drops;
@@ -217,6 +243,9 @@ impl SpooledSession {
             r.tag = u.tag.clone();
         }
         r.written = r.committed;
+        if let Some(reason) = aside {
+            r.error = Some(format!("set aside, its data kept in the spool: {reason}"));
+        }
         r.pending = r
             .spooled
             .saturating_sub(r.committed + r.malformed + r.too_large + get(&c.deleted));
@@ -226,10 +255,11 @@ impl SpooledSession {
     /// Live counters of every topic.
     pub fn status(&self) -> Vec<TopicStatus> {
         let committed = self.uploader.committed(&self.session_id);
+        let aside = self.uploader.set_aside(&self.session_id);
         self.topics
             .iter()
             .map(|(name, t)| TopicStatus {
-                report: self.report(name, t, committed.get(name)),
+                report: self.report(name, t, committed.get(name), aside.get(name)),
                 qos: t.qos,
                 queued_bytes: t.queue.bytes(),
             })
@@ -255,16 +285,26 @@ impl SpooledSession {
         self.uploader.unfollow(&self.session_id);
         let done = self.uploader.wait_session(&self.session_id, deadline).await;
         let committed = self.uploader.committed(&self.session_id);
+        let aside = self.uploader.set_aside(&self.session_id);
         let mut topics: Vec<TopicReport> = self
             .topics
             .iter()
-            .map(|(name, t)| self.report(name, t, committed.get(name)))
+            .map(|(name, t)| self.report(name, t, committed.get(name), aside.get(name)))
             .collect();
         topics.sort_by(|a, b| a.topic.cmp(&b.topic));
         let lost = topics.iter().map(|t| t.not_written()).sum();
         let pending: u64 = topics.iter().map(|t| t.pending).sum();
+        let stuck = self.uploader.stuck(&self.session_id);
         let (state, error) = if done && pending == 0 {
             ("finalized", None)
+        } else if !stuck.is_empty() {
+            (
+                "spooled",
+                Some(format!(
+                    "{pending} messages are kept in the spool but cannot be uploaded as they are: {}",
+                    stuck.join("; ")
+                )),
+            )
         } else {
             let up = self.uploader.status();
             (

@@ -114,6 +114,8 @@ struct Inner {
     status: Mutex<UplinkStatus>,
     committed: Mutex<Committed>,
     parts: Mutex<HashMap<String, Vec<PartSummary>>>,
+    /// Per session: topics set aside, with the server's reason.
+    aside: Mutex<HashMap<String, BTreeMap<String, String>>>,
     /// `(session, topic)` → consecutive failures while the server answered.
     topic_failures: Mutex<HashMap<(String, String), u32>>,
     stuck: Mutex<HashSet<(String, u32)>>,
@@ -142,6 +144,8 @@ enum PartError {
     },
     /// This part cannot be uploaded as it is (e.g. its segment is unreadable).
     Stuck(String),
+    /// Topics were set aside: upload the part again at once, without them.
+    Redo,
 }
 
 impl From<Error> for PartError {
@@ -176,6 +180,7 @@ impl Uploader {
             }),
             committed: Mutex::new(HashMap::new()),
             parts: Mutex::new(HashMap::new()),
+            aside: Mutex::new(HashMap::new()),
             topic_failures: Mutex::new(HashMap::new()),
             stuck: Mutex::new(HashSet::new()),
         });
@@ -188,6 +193,11 @@ impl Uploader {
     pub fn follow(&self, session_id: &str, progress: Arc<SpoolProgress>) {
         self.inner.live.add(session_id, progress);
         self.inner.wake.notify_one();
+    }
+
+    /// Whether a live session with this id is being followed.
+    pub fn is_following(&self, session_id: &str) -> bool {
+        self.inner.live.get(session_id).is_some()
     }
 
     /// The live session ended (its segments are sealed); its remaining parts upload as backlog.
@@ -230,6 +240,17 @@ impl Uploader {
         v
     }
 
+    /// Topics of `session_id` set aside (left in the spool), with the reason.
+    pub fn set_aside(&self, session_id: &str) -> BTreeMap<String, String> {
+        self.inner
+            .aside
+            .lock()
+            .expect("aside")
+            .get(session_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Whether every part of `session_id` now on disk is committed (none waits).
     pub fn session_done(&self, session_id: &str) -> bool {
         let Ok((sessions, _)) = spool_dir::scan(&self.inner.cfg.root) else {
@@ -237,8 +258,29 @@ impl Uploader {
         };
         match sessions.iter().find(|s| s.facts.session_id == session_id) {
             None => true,
-            Some(s) => pending_parts(s).is_empty(),
+            Some(s) => {
+                let stuck = self.inner.stuck.lock().expect("stuck");
+                pending_parts(s)
+                    .iter()
+                    .all(|(p, _)| stuck.contains(&(session_id.to_string(), *p)))
+            }
         }
+    }
+
+    /// Why parts of `session_id` cannot be uploaded, if any.
+    pub fn stuck(&self, session_id: &str) -> Vec<String> {
+        let Ok((sessions, _)) = spool_dir::scan(&self.inner.cfg.root) else {
+            return vec![];
+        };
+        let Some(s) = sessions.iter().find(|s| s.facts.session_id == session_id) else {
+            return vec![];
+        };
+        let st = self.status();
+        st.stuck
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{} part ", s.facts.sequence)))
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect()
     }
 
     /// Waits until `session_id` has nothing left to upload, or `deadline`.
@@ -309,7 +351,8 @@ impl Inner {
                     .get(part)
                     .is_some_and(|p| p.phase == PartPhase::Committed);
                 if committed {
-                    if self.cfg.keep == Keep::Delete && state.parts[part].set_aside.is_empty() {
+                    // A session with topics set aside keeps its segments: they hold those topics.
+                    if self.cfg.keep == Keep::Delete && self.set_aside(&s).is_empty() {
                         let _ = s.remove_segment(*part);
                     }
                     continue;
@@ -492,6 +535,21 @@ impl Inner {
                 topic: abort.topic(),
             });
         }
+        // A topic refused for a reason of its own (not the connection) would be missing from the
+        // part while its segment is deleted: it is set aside (kept in the spool) and the part
+        // is redone without it.
+        let refused: Vec<(String, String)> = report
+            .topics
+            .iter()
+            .filter_map(|t| t.error.clone().map(|e| (t.topic.clone(), e)))
+            .collect();
+        if !refused.is_empty() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), writer.abort()).await;
+            for (topic, reason) in &refused {
+                self.set_topic_aside(w, topic, reason);
+            }
+            return Err(PartError::Redo);
+        }
         let summary = writer.finalize().await.map_err(|e| PartError::Fault {
             reason: format!("finalize failed: {e}"),
             topic: None,
@@ -510,17 +568,6 @@ impl Inner {
                 (t.topic.clone(), u)
             }),
         );
-        // Counted first: whoever sees the part committed also sees its counts.
-        w.session.update_part(part, |p| {
-            p.phase = PartPhase::Committed;
-            p.committed_messages = total;
-        })?;
-        for t in &report.topics {
-            self.topic_failures
-                .lock()
-                .expect("failures")
-                .remove(&(facts.session_id.clone(), t.topic.clone()));
-        }
         self.parts
             .lock()
             .expect("parts")
@@ -531,6 +578,17 @@ impl Inner {
                 sequence: naming.sequence.clone(),
                 summary: summary.clone(),
             });
+        for t in &report.topics {
+            self.topic_failures
+                .lock()
+                .expect("failures")
+                .remove(&(facts.session_id.clone(), t.topic.clone()));
+        }
+        // Counted first: whoever sees the part committed also sees its counts and summary.
+        w.session.update_part(part, |p| {
+            p.phase = PartPhase::Committed;
+            p.committed_messages = total;
+        })?;
         self.set_status(|s| s.parts_committed += 1);
         info!(
             sequence = %summary.sequence, part, messages = total,
@@ -569,16 +627,26 @@ impl Inner {
             *n += 1;
             *n
         };
-        if n < SET_ASIDE_AFTER {
-            return;
+        if n >= SET_ASIDE_AFTER {
+            self.set_topic_aside(w, topic, reason);
         }
+    }
+
+    /// Leaves `topic` out of this session's parts from now on; its data stays in the spool.
+    fn set_topic_aside(&self, w: &Work, topic: &str, reason: &str) {
         error!(
             topic, reason, sequence = %w.session.facts.sequence,
-            "the server keeps rejecting this topic: set aside (its data stays in the spool); the other topics go on"
+            "the server refuses this topic: set aside (its data stays in the spool); the other topics go on"
         );
         let _ = w.session.update_part(w.part, |p| {
             p.set_aside.insert(topic.to_string(), reason.to_string());
         });
+        self.aside
+            .lock()
+            .expect("aside")
+            .entry(w.session.facts.session_id.clone())
+            .or_default()
+            .insert(topic.to_string(), reason.to_string());
         self.set_status(|s| {
             s.set_aside.insert(
                 format!("{}{topic}", w.session.facts.sequence),
@@ -763,6 +831,7 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<tokio::time::In
         };
         match result {
             Ok(()) => delay = RETRY_MIN,
+            Err(PartError::Redo) => {}
             Err(PartError::Stuck(reason)) => {
                 error!(sequence = %work.session.facts.sequence, part = work.part, %reason, "this part cannot be uploaded; it stays in the spool (see `spool ls`)");
                 inner
