@@ -433,10 +433,16 @@ async fn a_topic_the_server_refuses_is_set_aside_and_the_others_go_on() {
         let s = &report.sessions[0];
         let imu = s.topics.iter().find(|t| t.topic == "/imu").unwrap();
         let bad = s.topics.iter().find(|t| t.topic == "/camera/_raw").unwrap();
-        assert_eq!((imu.committed, imu.pending), (n, 0), "the other topic went on");
+        assert_eq!(
+            (imu.committed, imu.pending),
+            (n, 0),
+            "the other topic went on"
+        );
         assert_eq!((bad.received, bad.committed, bad.pending), (200, 0, 200));
         assert!(
-            bad.error.as_deref().is_some_and(|e| e.contains("set aside")),
+            bad.error
+                .as_deref()
+                .is_some_and(|e| e.contains("set aside")),
             "{:?}",
             bad.error
         );

@@ -589,7 +589,11 @@ pub(super) fn subscribe_queued(
     budget: &Arc<SharedBudget>,
     t: &GraphTopic,
     qos: Qos,
-) -> Result<(Arc<ByteQueue<RawMessage>>, Arc<TopicStats>, Box<dyn Subscription>)> {
+) -> Result<(
+    Arc<ByteQueue<RawMessage>>,
+    Arc<TopicStats>,
+    Box<dyn Subscription>,
+)> {
     let limit = cfg
         .override_for(&t.name)
         .and_then(|o| o.queue_bytes)
