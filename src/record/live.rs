@@ -581,6 +581,13 @@ pub(super) fn new_topics(
         .collect()
 }
 
+/// A subscribed topic's queue, its counters and the subscription feeding them.
+pub(super) type Intake = (
+    Arc<ByteQueue<RawMessage>>,
+    Arc<TopicStats>,
+    Box<dyn Subscription>,
+);
+
 /// Subscribes to `t` into a new byte-budgeted queue (the topic's override or the configured
 /// budget, sharing `budget`), counting what arrives.
 pub(super) fn subscribe_queued(
@@ -589,11 +596,7 @@ pub(super) fn subscribe_queued(
     budget: &Arc<SharedBudget>,
     t: &GraphTopic,
     qos: Qos,
-) -> Result<(
-    Arc<ByteQueue<RawMessage>>,
-    Arc<TopicStats>,
-    Box<dyn Subscription>,
-)> {
+) -> Result<Intake> {
     let limit = cfg
         .override_for(&t.name)
         .and_then(|o| o.queue_bytes)

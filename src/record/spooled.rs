@@ -77,10 +77,9 @@ impl SpooledSession {
                 .map_err(Error::from)?
                 .0
                 .into_iter()
-                .filter(|s| {
+                .rfind(|s| {
                     s.facts.sequence == sequence && !uploader.is_following(&s.facts.session_id)
                 })
-                .next_back()
         };
         let (dir, first_part) = match earlier {
             Some(dir) => {
