@@ -2,6 +2,7 @@
 //! GPS, TF) publishes on an in-process ROS graph, the recorder node records it into the embedded
 //! dev server (or `--server`), stops as on SIGTERM, and the sequence is read back and summarised.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,9 @@ pub struct DemoArgs {
     /// Print the recorder's report as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Spool directory [default: a new temporary one, removed when everything was committed].
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
 }
 
 pub async fn run(conn: &ConnArgs, a: DemoArgs) -> Result<ExitCode> {
@@ -99,8 +103,9 @@ pub async fn run(conn: &ConnArgs, a: DemoArgs) -> Result<ExitCode> {
     cfg.sequence.template = "{robot}_{date}_{time}".into();
     cfg.sequence.metadata.insert("demo".into(), json!(true));
     // The demo's own spool: every message goes to disk first, then to the server.
-    let spool =
-        std::env::temp_dir().join(format!("mosaico_bridge_demo_spool_{}", std::process::id()));
+    let spool = a.spool.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("mosaico_bridge_demo_spool_{}", std::process::id()))
+    });
     cfg.spool.dir = spool.display().to_string();
     eprintln!(
         "demo: spooling to {} first (as a robot would, for crashes and outages)",

@@ -752,6 +752,19 @@ pub fn repair(
     Ok(Some(note))
 }
 
+/// Sleeps `wait`, or less: until the stop deadline, or until the stop request changes.
+async fn nap(wait: Duration, stop: &mut watch::Receiver<Option<tokio::time::Instant>>) {
+    let until = tokio::time::Instant::now() + wait;
+    let until = match *stop.borrow() {
+        Some(d) => until.min(d),
+        None => until,
+    };
+    tokio::select! {
+        _ = tokio::time::sleep_until(until) => {}
+        _ = stop.changed() => {}
+    }
+}
+
 fn jitter(d: Duration) -> Duration {
     d.mul_f64(rand::random_range(0.5..1.0))
 }
@@ -798,10 +811,7 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<tokio::time::In
                         s.retries += 1;
                     });
                     delay = (delay * 2).min(RETRY_MAX);
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = stop.changed() => {}
-                    }
+                    nap(wait, &mut stop).await;
                     continue;
                 }
             },
@@ -877,10 +887,7 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<tokio::time::In
                     s.retries += 1;
                 });
                 delay = (delay * 2).min(RETRY_MAX);
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => {}
-                }
+                nap(wait, &mut stop).await;
             }
         }
     }
