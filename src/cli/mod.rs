@@ -54,6 +54,10 @@ pub struct ConnArgs {
     /// Seconds to wait for the server to answer when connecting.
     #[arg(long, global = true, default_value_t = 10.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// Seconds each control call may take once connected (a server that never answers fails the
+    /// command instead of hanging it).
+    #[arg(long, global = true, default_value_t = 60.0, value_name = "SECONDS")]
+    pub call_timeout: f64,
     /// Speak this protocol generation instead of detecting it (legacy | current).
     #[arg(long, global = true, value_name = "GEN")]
     pub generation: Option<Generation>,
@@ -64,14 +68,20 @@ pub struct ConnArgs {
 
 impl ConnArgs {
     pub fn options(&self) -> Result<ConnectOptions> {
-        if !(self.timeout > 0.0 && self.timeout.is_finite()) {
-            anyhow::bail!(
-                "--timeout must be a positive number of seconds, got {}",
-                self.timeout
-            );
+        for (flag, v) in [
+            ("--timeout", self.timeout),
+            ("--call-timeout", self.call_timeout),
+        ] {
+            // A year at most: larger values overflow time arithmetic.
+            if !(v > 0.0 && v <= 3.2e7) {
+                anyhow::bail!(
+                    "{flag} must be a positive number of seconds (at most a year), got {v}"
+                );
+            }
         }
         Ok(ConnectOptions {
             timeout: Duration::from_secs_f64(self.timeout),
+            call_timeout: Duration::from_secs_f64(self.call_timeout),
             api_key: self.api_key.clone(),
             tls: match &self.tls_ca {
                 Some(p) => Tls::CustomCa(p.clone()),

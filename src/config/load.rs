@@ -175,6 +175,7 @@ impl RecordConfig {
         }
         for (key, v) in [
             ("connect_timeout_s", self.connect_timeout_s),
+            ("call_timeout_s", self.call_timeout_s),
             ("stop_timeout_s", self.stop_timeout_s),
             ("diagnostics_period_s", self.diagnostics_period_s),
             ("spool.sync_interval_s", self.spool.sync_interval_s),

@@ -42,6 +42,7 @@ pub const DEFAULT_STOP_TIMEOUT_S: f64 = 20.0;
 pub const DEFAULT_DIAGNOSTICS_PERIOD_S: f64 = 1.0;
 pub const DEFAULT_JPEG_QUALITY: u8 = 90;
 pub const DEFAULT_CONNECT_TIMEOUT_S: f64 = 10.0;
+pub const DEFAULT_CALL_TIMEOUT_S: f64 = 60.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -168,6 +169,8 @@ pub struct RecordConfig {
     /// PEM file of a private CA; empty: system roots (for `grpc+tls://`).
     pub tls_ca: String,
     pub connect_timeout_s: f64,
+    /// Longest one control call may take once connected.
+    pub call_timeout_s: f64,
     pub backend: Backend,
     pub node_name: String,
     pub namespace: String,
@@ -199,6 +202,7 @@ impl Default for RecordConfig {
             api_key: String::new(),
             tls_ca: String::new(),
             connect_timeout_s: DEFAULT_CONNECT_TIMEOUT_S,
+            call_timeout_s: DEFAULT_CALL_TIMEOUT_S,
             backend: Backend::default(),
             node_name: DEFAULT_NODE_NAME.into(),
             namespace: String::new(),

@@ -22,6 +22,8 @@ pub const LEGACY_MAX_MESSAGE_BYTES: usize = 50 * 1024 * 1024;
 pub const LEGACY_TARGET_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
 pub const API_KEY_HEADER: &str = "mosaico-api-key-token";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a control call (an action, FlightInfo, a schema) may take once connected.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `host:port`, `grpc://host:port` or `grpc+tls://host:port` (port defaults to 6726).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +107,10 @@ pub enum Tls {
 /// Everything that shapes a connection. Defaults suit a robot on a local network.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
+    /// Connecting and the `info` handshake.
     pub timeout: Duration,
+    /// Each control call after that.
+    pub call_timeout: Duration,
     pub api_key: Option<String>,
     pub tls: Tls,
     /// gzip every outgoing message (current-generation servers only).
@@ -122,6 +127,7 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
             timeout: DEFAULT_CONNECT_TIMEOUT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
             api_key: None,
             tls: Tls::Auto,
             gzip: false,

@@ -100,6 +100,8 @@ pub struct ControlPlane {
     client: FlightClient,
     pub retry: RetryPolicy,
     pub addr: String,
+    /// Longest one call may take: a server that accepts and never answers cannot hang a command.
+    pub deadline: std::time::Duration,
 }
 
 impl ControlPlane {
@@ -108,6 +110,28 @@ impl ControlPlane {
             client: channel.client(limits),
             retry,
             addr: channel.addr.to_string(),
+            deadline: crate::control::channel::DEFAULT_CALL_TIMEOUT,
+        }
+    }
+
+    /// The same plane with another per-call deadline.
+    pub fn with_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Runs one call under the deadline; a timeout names the call and the server.
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.deadline, call).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout {
+                after: self.deadline,
+                what: format!("`{what}` on {} (no answer)", self.addr),
+            }),
         }
     }
 
@@ -126,16 +150,19 @@ impl ControlPlane {
             r#type: kind.to_string(),
             body: body.to_vec().into(),
         };
-        let stream = client
-            .do_action(req)
-            .await
-            .map_err(|s| Error::from_status(&s, kind, resource))?
-            .into_inner();
-        let results: Vec<arrow_flight::Result> = stream
-            .try_collect()
-            .await
-            .map_err(|s| Error::from_status(&s, kind, resource))?;
-        Ok(results.into_iter().map(|r| r.body).collect())
+        self.bounded(kind, async {
+            let stream = client
+                .do_action(req)
+                .await
+                .map_err(|s| Error::from_status(&s, kind, resource))?
+                .into_inner();
+            let results: Vec<arrow_flight::Result> = stream
+                .try_collect()
+                .await
+                .map_err(|s| Error::from_status(&s, kind, resource))?;
+            Ok(results.into_iter().map(|r| r.body).collect())
+        })
+        .await
     }
 
     /// A state-changing action: sent once, never retried.
@@ -181,12 +208,14 @@ impl ControlPlane {
     #[instrument(level = "debug", skip(self, desc), fields(server = %self.addr))]
     pub async fn flight_info(&self, desc: FlightDescriptor, resource: &str) -> Result<FlightInfo> {
         self.retry
-            .run("get_flight_info", || async {
-                let mut c = self.client.clone();
-                c.get_flight_info(desc.clone())
-                    .await
-                    .map(|r| r.into_inner())
-                    .map_err(|s| Error::from_status(&s, "get_flight_info", resource))
+            .run("get_flight_info", || {
+                self.bounded("get_flight_info", async {
+                    let mut c = self.client.clone();
+                    c.get_flight_info(desc.clone())
+                        .await
+                        .map(|r| r.into_inner())
+                        .map_err(|s| Error::from_status(&s, "get_flight_info", resource))
+                })
             })
             .await
     }
@@ -198,12 +227,14 @@ impl ControlPlane {
     ) -> Result<arrow::datatypes::Schema> {
         let res = self
             .retry
-            .run("get_schema", || async {
-                let mut c = self.client.clone();
-                c.get_schema(desc.clone())
-                    .await
-                    .map(|r| r.into_inner())
-                    .map_err(|s| Error::from_status(&s, "get_schema", resource))
+            .run("get_schema", || {
+                self.bounded("get_schema", async {
+                    let mut c = self.client.clone();
+                    c.get_schema(desc.clone())
+                        .await
+                        .map(|r| r.into_inner())
+                        .map_err(|s| Error::from_status(&s, "get_schema", resource))
+                })
             })
             .await?;
         Ok(arrow::datatypes::Schema::try_from(&res)?)
@@ -212,18 +243,20 @@ impl ControlPlane {
     #[instrument(level = "debug", skip(self), fields(server = %self.addr))]
     pub async fn list_flights(&self) -> Result<Vec<FlightInfo>> {
         self.retry
-            .run("list_flights", || async {
-                let mut c = self.client.clone();
-                let s = c
-                    .list_flights(Criteria {
-                        expression: Default::default(),
-                    })
-                    .await
-                    .map_err(|s| Error::from_status(&s, "list_flights", ""))?
-                    .into_inner();
-                s.try_collect()
-                    .await
-                    .map_err(|s| Error::from_status(&s, "list_flights", ""))
+            .run("list_flights", || {
+                self.bounded("list_flights", async {
+                    let mut c = self.client.clone();
+                    let s = c
+                        .list_flights(Criteria {
+                            expression: Default::default(),
+                        })
+                        .await
+                        .map_err(|s| Error::from_status(&s, "list_flights", ""))?
+                        .into_inner();
+                    s.try_collect()
+                        .await
+                        .map_err(|s| Error::from_status(&s, "list_flights", ""))
+                })
             })
             .await
     }

@@ -83,7 +83,9 @@ impl MosaicoClient {
             ..opts.clone()
         };
         let control_channel = FlightChannel::connect(addr, &plain).await?;
-        let probe = ControlPlane::new(&control_channel, Limits::default(), RetryPolicy::default());
+        // The probe's calls are bounded by what is left of the connect timeout.
+        let probe = ControlPlane::new(&control_channel, Limits::default(), RetryPolicy::default())
+            .with_deadline(opts.timeout);
         let info = match opts.generation {
             Some(Generation::Legacy) => legacy_info(),
             Some(Generation::Current) | None => {
@@ -116,7 +118,8 @@ impl MosaicoClient {
         } else {
             control_channel
         };
-        let control = ControlPlane::new(&control_channel, limits, RetryPolicy::default());
+        let control = ControlPlane::new(&control_channel, limits, RetryPolicy::default())
+            .with_deadline(opts.call_timeout);
         let data = DataPlane::connect(addr, &opts, opts.data_channels, limits).await?;
         let processing = ProcessingPool::new(opts.workers);
         info!(

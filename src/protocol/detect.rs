@@ -55,7 +55,11 @@ pub fn legacy_info() -> ServerInfo {
 pub async fn detect(ctrl: &ControlPlane, timeout: Duration) -> Result<ServerInfo> {
     let deadline = Instant::now() + timeout;
     loop {
-        let err = match ctrl.action("info", &json!({}), "").await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let probe = ctrl
+            .clone()
+            .with_deadline(left.max(Duration::from_millis(10)));
+        let err = match probe.action("info", &json!({}), "").await {
             Ok(Some(v)) => return parse_info(&v),
             Ok(None) => Error::protocol("info", "empty reply"),
             Err(Error::UnsupportedAction { .. }) => {
@@ -69,6 +73,9 @@ pub async fn detect(ctrl: &ControlPlane, timeout: Duration) -> Result<ServerInfo
             Err(e) => return Err(e),
         };
         if Instant::now() + Duration::from_millis(25) >= deadline {
+            if let e @ Error::Timeout { .. } = err {
+                return Err(e);
+            }
             return Err(Error::Connect {
                 addr: ctrl.addr.clone(),
                 reason: format!(

@@ -161,6 +161,7 @@ impl RecorderNode {
         let c = &self.cfg;
         ConnectOptions {
             timeout: Duration::from_secs_f64(c.connect_timeout_s),
+            call_timeout: Duration::from_secs_f64(c.call_timeout_s),
             api_key: c.api_key().map(str::to_string),
             tls: match c.tls_ca() {
                 Some(p) => Tls::CustomCa(p),
