@@ -84,7 +84,7 @@ impl Default for BagMetadata {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 struct Document {
     rosbag2_bagfile_information: BagMetadata,
 }
@@ -110,14 +110,6 @@ impl BagMetadata {
             self.starting_time.nanoseconds_since_epoch = s;
             self.duration.nanoseconds = e - s;
         }
-    }
-
-    pub fn read(dir: &Path) -> Result<Self, BagError> {
-        let path = dir.join(FILE_NAME);
-        let text = std::fs::read_to_string(&path).map_err(BagError::io(&path))?;
-        let doc: Document =
-            serde_yaml_ng::from_str(&text).map_err(|source| BagError::Metadata { path, source })?;
-        Ok(doc.rosbag2_bagfile_information)
     }
 
     /// Writes `metadata.yaml` atomically (a temporary file renamed over it, then synced).

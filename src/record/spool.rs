@@ -99,6 +99,8 @@ struct Writer {
     spool_bytes: u64,
     free: Option<u64>,
     last_space_check: Instant,
+    /// When deleting found nothing to delete: not tried again before the next space check.
+    nothing_to_delete: Option<Instant>,
     full_logged: bool,
     topics: BTreeMap<String, Arc<SpoolTopic>>,
 }
@@ -156,6 +158,7 @@ impl SpoolWriter {
             spool_bytes: spool_dir::dir_bytes(&root),
             free: spool_dir::free_bytes(&root),
             last_space_check: Instant::now(),
+            nothing_to_delete: None,
             root,
             dir: dir.clone(),
             cfg,
@@ -277,9 +280,17 @@ impl Writer {
             }
             return true;
         }
-        // Room is made from other sessions' and this session's sealed segments, oldest first.
+        // Room is made from other sessions' and this session's sealed segments, oldest first;
+        // when there was nothing to delete, the spool is not searched again for every message.
+        if self
+            .nothing_to_delete
+            .is_some_and(|t| t.elapsed() < SPACE_CHECK)
+        {
+            return false;
+        }
         while !fits(self) {
             let Some(freed) = self.delete_oldest() else {
+                self.nothing_to_delete = Some(Instant::now());
                 break;
             };
             self.spool_bytes = self.spool_bytes.saturating_sub(freed);
@@ -519,7 +530,6 @@ impl Writer {
         } = self;
         finish_segment(&topics, &sync, current.seg);
         progress.seal(current.part);
-        progress.close();
         if let Err(e) = dir.write_metadata(None) {
             warn!(error = %e, "spool: metadata.yaml not updated");
         }

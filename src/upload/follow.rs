@@ -18,8 +18,6 @@ pub struct SpoolProgress {
 struct ProgressState {
     /// Parts whose segment may still grow.
     open: Vec<u32>,
-    /// The session's intake ended: nothing more will be written.
-    closed: bool,
 }
 
 impl SpoolProgress {
@@ -36,9 +34,6 @@ impl SpoolProgress {
             .max()
             .copied()
     }
-    pub fn closed(&self) -> bool {
-        self.state.lock().expect("progress").closed
-    }
     fn update(&self, f: impl FnOnce(&mut ProgressState)) {
         f(&mut self.state.lock().expect("progress"));
         self.changed.notify_all();
@@ -50,10 +45,6 @@ impl SpoolProgress {
     /// Part `part`'s segment is complete.
     pub fn seal(&self, part: u32) {
         self.update(|s| s.open.retain(|p| *p != part));
-    }
-    /// The session's intake ended.
-    pub fn close(&self) {
-        self.update(|s| s.closed = true);
     }
     /// Wakes followers: more bytes were written.
     pub fn grew(&self) {
