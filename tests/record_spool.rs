@@ -472,3 +472,49 @@ async fn a_topic_the_server_refuses_is_set_aside_and_the_others_go_on() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_name_another_recording_holds_is_refused_at_start() {
+    each_generation(|h| async move {
+        let name = unique("taken");
+        let c = h.client().await;
+        let w = c
+            .sequence_create(
+                &name,
+                serde_json::json!({"owner": "someone else"}),
+                mosaico_bridge::OnError::Delete,
+            )
+            .await
+            .unwrap();
+        let imu = w
+            .topic_create("/imu", mosaico_bridge::TopicOptions::new(tag(&c, "IMU")))
+            .await
+            .unwrap();
+        let s = schema(&c, "IMU");
+        imu.push_batch(batch(&s, &imu_rows(3, 1_000_000)))
+            .await
+            .unwrap();
+        w.finalize().await.unwrap();
+
+        let bus = MemoryBus::new();
+        let mut cfg = config(&h.address(), &name);
+        cfg.api_key = h.api_key.clone().unwrap_or_default();
+        let rig = Rig::start(&bus, cfg);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (ok, msg) = loop {
+            match bus.call_trigger("/rec/start").await {
+                Ok(r) => break r,
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        assert!(
+            !ok,
+            "a second recording under a taken name is refused: {msg}"
+        );
+        let report = rig.shutdown().await;
+        assert!(report.sessions.is_empty(), "nothing was recorded into it");
+        let rows = read_topic(&c, &name, "/imu").await;
+        assert_eq!(rows.num_rows(), 3, "the other recording is untouched");
+    })
+    .await;
+}

@@ -210,17 +210,48 @@ impl RecorderNode {
         Ok(())
     }
 
+    /// A fixed `sequence.name` is one recording: refused when the server already holds a
+    /// sequence of that name from another recording, unless the spool holds that recording
+    /// (a restart after a crash continues it). An unreachable server is no reason not to record:
+    /// the clash is then reported when the part is uploaded.
+    async fn fixed_name_is_free(&mut self) -> Result<()> {
+        let name = self.cfg.sequence.name.clone();
+        if name.is_empty() {
+            return Ok(());
+        }
+        let (spooled, _) = crate::upload::spool_dir::scan(&self.cfg.spool.root())?;
+        if spooled.iter().any(|s| s.facts.sequence == name) {
+            return Ok(());
+        }
+        let limit = Duration::from_secs_f64(self.cfg.connect_timeout_s.min(5.0));
+        let probe = async {
+            let c = self.client().await?;
+            c.sequence_handler(&name).await
+        };
+        match tokio::time::timeout(limit, probe).await {
+            Ok(Ok(_)) => Err(Error::AlreadyExists {
+                what: format!("sequence `{name}`"),
+                message: "a fixed sequence.name is one recording: choose another name, or use the template".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Starts (or resumes) a session; on failure the node waits for the server.
     async fn begin(&mut self, resume: Option<Resume>, delay: Duration) -> State {
         if resume.is_none() {
             self.counter += 1;
         }
-        if let Some(up) = &self.uploader {
+        if let Some(up) = self.uploader.clone() {
+            if let Err(e) = self.fixed_name_is_free().await {
+                error!(error = %e, "cannot start recording");
+                return State::Idle;
+            }
             return match SpooledSession::start(
                 self.cfg.clone(),
                 self.transport.clone(),
                 self.matcher.clone(),
-                up.clone(),
+                up,
                 &self.host,
                 self.counter,
             ) {
