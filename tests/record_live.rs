@@ -427,3 +427,56 @@ fn services_and_diagnostics_drive_the_recorder_over_dds() {
     assert_eq!(stored as u64, t["written"].as_u64().unwrap());
     drop(server);
 }
+
+/// As a `Type=notify` systemd unit runs it: the service manager's socket (here one the test binds,
+/// standing in for systemd's) hears `READY=1` once the node is up and `STOPPING=1` at SIGTERM;
+/// the log on a non-terminal stderr (journald) has no colour codes.
+#[test]
+#[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
+fn record_tells_the_service_manager_it_is_ready_and_stopping() {
+    if !netns::isolated("record_tells_the_service_manager_it_is_ready_and_stopping") {
+        return;
+    }
+    let Some((_rt, server)) = own_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut recorder = Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+        .args([
+            "--server",
+            &server.address(),
+            "record",
+            "--sequence",
+            &unique("svc"),
+        ])
+        .arg("--spool")
+        .arg(dir.path().join("spool"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).expect("READY=1 within 60 s");
+    let ready = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready:?}");
+    assert!(ready.contains("STATUS=recording"), "{ready:?}");
+    sigterm(&recorder);
+    let n = sock.recv(&mut buf).expect("STOPPING=1 after SIGTERM");
+    let stopping = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
+    let (st, _) = wait_for(&mut recorder, Duration::from_secs(30));
+    assert!(st.success(), "exit {st}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut recorder.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("recorder node up"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no ANSI codes in a log that is not a terminal"
+    );
+}

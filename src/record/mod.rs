@@ -11,11 +11,13 @@
 //! * [`live`] and [`session`]: diskless mode (`spool.enabled: false`): messages go straight into
 //!   parts held by the server until they are committed.
 //! * [`qos`]: reader QoS adapted to the publishers; [`diagnostics`]: status on `/diagnostics`.
-//! * [`node`]: the node: services, discovery, splits, faults, shutdown.
+//! * [`node`]: the node: services, discovery, splits, faults, shutdown; [`notify`]: readiness for
+//!   the service manager.
 
 pub mod diagnostics;
 pub mod live;
 pub mod node;
+pub mod notify;
 pub mod qos;
 pub mod queue;
 pub mod session;

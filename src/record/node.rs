@@ -369,6 +369,14 @@ impl RecorderNode {
         diag.set_missed_tick_behavior(MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         info!(node = %self.transport.node_name(), backend = self.transport.backend(), "recorder node up");
+        super::notify::notify(&format!(
+            "READY=1\nSTATUS={}",
+            match &state {
+                State::Recording(s) => format!("recording {}", s.sequence()),
+                State::Waiting { reason, .. } => format!("waiting for the server: {reason}"),
+                State::Idle => "idle (call ~/start)".into(),
+            }
+        ));
 
         loop {
             tokio::select! {
@@ -403,6 +411,9 @@ impl RecorderNode {
         }
 
         info!("shutting down: stop accepting, flush, finalize");
+        super::notify::notify(
+            "STOPPING=1\nSTATUS=stopping: sealing the spool, uploading what it can",
+        );
         let started = Instant::now();
         let (_, _, in_time) = self.stop_session(state, &mut report).await;
         report.clean_shutdown = in_time;
@@ -531,19 +542,25 @@ impl RecorderNode {
     }
 }
 
-/// A shutdown future resolving on SIGINT or SIGTERM.
-pub async fn signals() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+/// A shutdown future resolving on SIGINT or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: a supervisor may signal as soon as the node says
+/// it is ready, and the default action (terminate) must never apply. Call it inside the runtime.
+#[cfg(unix)]
+pub fn signals() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    async move {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => info!("SIGINT"),
+            _ = int.recv() => info!("SIGINT"),
             _ = term.recv() => info!("SIGTERM"),
         }
     }
-    #[cfg(not(unix))]
-    {
+}
+
+#[cfg(not(unix))]
+pub fn signals() -> impl Future<Output = ()> {
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
