@@ -4,7 +4,7 @@
     ros2 launch mosaico_bridge record.launch.py params_file:=/path/record.yaml namespace:=robot1 server:=fleet:6726
 
 Every setting lives in the parameters file (config/record.yaml by default); `server` and `sequence`
-override it when given. The recorder's services (~/start, ~/stop, ~/split) follow the namespace.
+override it when given, and the environment variable MOSAICO_SPOOL the spool directory (`spool.dir`). The recorder's services (~/start, ~/stop, ~/split) follow the namespace.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument

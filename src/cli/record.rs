@@ -38,7 +38,12 @@ pub struct RecordArgs {
     pub on_error: Option<OnError>,
     /// Spool directory: every message is written here first, then uploaded (default: the config's
     /// `spool.dir`, else ~/.local/share/mosaico_bridge/spool).
-    #[arg(long, value_name = "DIR", conflicts_with = "no_spool")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MOSAICO_SPOOL",
+        conflicts_with = "no_spool"
+    )]
     pub spool: Option<String>,
     /// Diskless: no spool; a crash or an outage loses the part being recorded.
     #[arg(long)]
