@@ -48,17 +48,6 @@ const MATCH_ALLOWANCE_S: f64 = 1.0;
 /// One test at a time: each runs a peer, a recorder and a server on a 2-core machine.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
 fn python() -> Option<String> {
     std::env::var("MOSAICO_TEST_PYTHON")
         .ok()
@@ -68,7 +57,7 @@ fn python() -> Option<String> {
 /// Why this test cannot run its oracle here, if it cannot.
 fn missing_prerequisite() -> Option<String> {
     if !netns::loopback_only() {
-        if !is_root() {
+        if !netns::is_root() {
             return Some(
                 "not root: the test runs in its own loopback-only network namespace (`ip netns`), \
                  which only root can create (run `sudo scripts/test.sh`)"
@@ -968,7 +957,7 @@ fn mosaicod_here() -> Result<(PathBuf, PathBuf), String> {
     if !run_sh.exists() || !binary.exists() {
         return Err(format!("no {}", run_sh.display()));
     }
-    if !is_root() {
+    if !netns::is_root() {
         return Err("run.sh needs root (PostgreSQL runs as `postgres`)".into());
     }
     // run.sh would install PostgreSQL with apt-get when it is missing: not from a namespace.
