@@ -167,16 +167,15 @@ impl DdsTransport {
         resolve_name(&self.namespace, &self.name, name)
     }
 
-    /// The DDS topic of a resolved ROS topic, and the QoS policies of an endpoint on it; the error
-    /// says why, for the caller's own error.
+    /// The DDS topic of a resolved ROS topic, created with the `policies` of an endpoint on it
+    /// (returned for the endpoint); the error says why, for the caller's own error.
     fn endpoint_topic(
         &self,
         topic: &str,
         ros_type: &str,
-        qos: Qos,
+        policies: rustdds::QosPolicies,
     ) -> Result<(rustdds::Topic, rustdds::QosPolicies), String> {
         let dds_type = names::dds_type(ros_type).map_err(|e| e.to_string())?;
-        let policies = pubsub::dds_qos(qos);
         let dds_topic = self
             .participant
             .create_topic(
@@ -216,7 +215,9 @@ impl Transport for DdsTransport {
             ros_type: ros_type.to_string(),
             reason,
         };
-        let (dds_topic, policies) = self.endpoint_topic(&topic, ros_type, qos).map_err(failed)?;
+        let (dds_topic, policies) = self
+            .endpoint_topic(&topic, ros_type, pubsub::reader_qos(qos))
+            .map_err(failed)?;
         let reader = self
             .dds_subscriber
             .create_simple_datareader_no_key::<RawCdr, RawCdrAdapter>(&dds_topic, Some(policies))
@@ -238,7 +239,9 @@ impl Transport for DdsTransport {
             topic: topic.clone(),
             reason,
         };
-        let (dds_topic, policies) = self.endpoint_topic(&topic, ros_type, qos).map_err(failed)?;
+        let (dds_topic, policies) = self
+            .endpoint_topic(&topic, ros_type, pubsub::dds_qos(qos))
+            .map_err(failed)?;
         let writer = self
             .dds_publisher
             .create_datawriter_no_key::<CdrBody, CdrLeWriterAdapter>(&dds_topic, Some(policies))
