@@ -25,7 +25,9 @@ use crate::ros::adapters::{adapter_or_raw, Adapter, AdapterOptions, RosTopicInfo
 use crate::upload::pipe::{run_topic, Chunk, SequenceSink, TopicReport, TopicSink, TopicStats};
 
 /// A chunk is sent to its topic's task at this many bytes or messages, whichever comes first.
-pub const CHUNK_BYTES: usize = 8 << 20;
+/// Up to `CHUNKS_IN_FLIGHT` + 2 chunks of a topic are alive (waiting, converting, being filled):
+/// at 4 MiB a multi-MB frame is one chunk, not two.
+pub const CHUNK_BYTES: usize = 4 << 20;
 pub const CHUNK_MESSAGES: usize = 20_000;
 /// Chunks waiting per topic: the reader pauses beyond that (backpressure).
 pub const CHUNKS_IN_FLIGHT: usize = 2;
