@@ -658,7 +658,12 @@ fn assert_clean(on: &OnServer, sent: &Sent, context: &str) {
 
 fn own_server() -> Option<(tokio::runtime::Runtime, common::Harness)> {
     if let Some(addr) = external() {
-        eprintln!("NOTE: this test records into its own server in the namespace; {addr} is not reachable from it: not run against it");
+        common::not_on_external(
+            "record_kill",
+            &format!(
+                "records into its own server in the namespace; {addr} is not reachable from it"
+            ),
+        );
         return None;
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -1228,7 +1233,8 @@ fn server_killed_for_a_while_loses_nothing_and_duplicates_nothing() {
         return;
     }
     if let Some(addr) = external() {
-        eprintln!("NOTE: this test kills its own server in the namespace; {addr} is not used");
+        // It runs all the same, with a server of its own that it can kill.
+        eprintln!("record_kill: kills a server of its own in the namespace; {addr} is not used");
     }
     let dir = workdir();
     let state = dir.path().join("server");
