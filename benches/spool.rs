@@ -5,7 +5,8 @@
 //! IMU samples, in the ratio 30 : 10 : 1000 per second), as fast as the writer takes it.
 //!
 //! `cargo bench --bench spool`. `BENCH_SPOOL_DIR` (default: a temporary directory under
-//! `target/`), `BENCH_SPOOL_BYTES` (default 4 GiB per run), `BENCH_REPEATS` (default 3; the median).
+//! `target/`), `BENCH_SPOOL_BYTES` (default 4 GiB per run), `BENCH_REPEATS` (default 3; the median). Under
+//! `cargo test` (no `--bench`) it is a 64 MiB smoke run.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -154,17 +155,25 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
-        return; // `cargo test --all-targets` runs benches as tests: nothing to check here
+    if std::env::args().any(|a| a == "--list") {
+        return;
     }
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` passes nothing and wants a smoke run.
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let dir = std::env::var("BENCH_SPOOL_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| {
             std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-spool")
         });
     std::fs::create_dir_all(&dir).unwrap();
-    let total = env_u64("BENCH_SPOOL_BYTES", 4 << 30);
-    let repeats = env_u64("BENCH_REPEATS", 3) as usize;
+    let (total, repeats) = if smoke {
+        (64 << 20, 1)
+    } else {
+        (
+            env_u64("BENCH_SPOOL_BYTES", 4 << 30),
+            env_u64("BENCH_REPEATS", 3) as usize,
+        )
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let cfg = RecordConfig::default();
     let (mut spool, mut file) = (Vec::new(), Vec::new());
@@ -181,10 +190,11 @@ fn main() {
     }
     let (s, f) = (median(spool), median(file));
     println!(
-        "spool write: {s:.0} MB/s; plain file, same chunks and fdatasync every {} s: {f:.0} MB/s; ratio {:.2} ({} GiB per run, median of {repeats}, {})",
+        "spool write: {s:.0} MB/s; plain file, same chunks and fdatasync every {} s: {f:.0} MB/s; ratio {:.2} ({} MiB per run, median of {repeats}, {}){}",
         cfg.spool.sync_interval_s,
         s / f,
-        total >> 30,
-        dir.display()
+        total >> 20,
+        dir.display(),
+        if smoke { " [smoke run]" } else { "" }
     );
 }
