@@ -21,12 +21,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{external, harness, unique};
+use common::{external, unique};
 use mosaico_bridge::transport::dds::DdsTransport;
 use mosaico_bridge::transport::{
     now_ns, Durability, Qos, RawMessage, Reliability, Subscription, Transport,
 };
-use mosaico_bridge::Generation;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mosaico-bridge");
@@ -656,21 +655,6 @@ fn assert_clean(on: &OnServer, sent: &Sent, context: &str) {
     );
 }
 
-fn own_server() -> Option<(tokio::runtime::Runtime, common::Harness)> {
-    if let Some(addr) = external() {
-        common::not_on_external(
-            "record_kill",
-            &format!(
-                "records into its own server in the namespace; {addr} is not reachable from it"
-            ),
-        );
-        return None;
-    }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(async { harness(Generation::Current).await.unwrap() });
-    Some((rt, server))
-}
-
 // ------------------------------------------------------------------------------------------------
 // 1. SIGKILL of the recorder, and the same command again on the same spool.
 // ------------------------------------------------------------------------------------------------
@@ -693,7 +677,7 @@ fn sigkill_mid_recording_then_restart_on_the_same_spool() {
     if !begin(TEST) {
         return;
     }
-    let Some((_rt, server)) = own_server() else {
+    let Some((_rt, server)) = common::own_server("record_kill") else {
         return;
     };
     let addr = server.address();

@@ -15,7 +15,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use mosaico_bridge::Generation;
 use serde_json::Value;
 use trigger::{Caller, TriggerClient};
 
@@ -89,30 +88,13 @@ fn stamp_of(row: &Value) -> (i64, i64) {
     )
 }
 
-/// A runtime and a test server inside the namespace; `None` (with a note) when the suite targets
-/// an external server, which the namespace cannot reach.
-fn own_server() -> Option<(tokio::runtime::Runtime, Harness)> {
-    if let Some(addr) = external() {
-        not_on_external(
-            "record_live",
-            &format!(
-                "records into its own server in the namespace; {addr} is not reachable from it"
-            ),
-        );
-        return None;
-    }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(async { harness(Generation::Current).await.unwrap() });
-    Some((rt, server))
-}
-
 #[test]
 #[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
 fn a_cyclone_peer_is_recorded_over_dds_and_sigterm_finalizes() {
     if !netns::isolated("a_cyclone_peer_is_recorded_over_dds_and_sigterm_finalizes") {
         return;
     }
-    let Some((_rt, server)) = own_server() else {
+    let Some((_rt, server)) = own_server("record_live") else {
         return;
     };
     let addr = server.address();
@@ -305,7 +287,7 @@ fn services_and_diagnostics_drive_the_recorder_over_dds() {
     if !netns::isolated("services_and_diagnostics_drive_the_recorder_over_dds") {
         return;
     }
-    let Some((rt, server)) = own_server() else {
+    let Some((rt, server)) = own_server("record_live") else {
         return;
     };
     let addr = server.address();
@@ -437,7 +419,7 @@ fn record_tells_the_service_manager_it_is_ready_and_stopping() {
     if !netns::isolated("record_tells_the_service_manager_it_is_ready_and_stopping") {
         return;
     }
-    let Some((_rt, server)) = own_server() else {
+    let Some((_rt, server)) = own_server("record_live") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

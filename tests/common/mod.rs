@@ -184,6 +184,24 @@ impl Harness {
     }
 }
 
+/// A runtime and an in-process current-generation server, for tests that run inside a network
+/// namespace (which cannot reach an external server); `None`, listed as not run against it, when
+/// the suite targets one.
+pub fn own_server(check: &str) -> Option<(tokio::runtime::Runtime, Harness)> {
+    if let Some(addr) = external() {
+        not_on_external(
+            check,
+            &format!(
+                "records into its own server in the namespace; {addr} is not reachable from it"
+            ),
+        );
+        return None;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(async { harness(Generation::Current).await.unwrap() });
+    Some((rt, server))
+}
+
 /// A sequence name no other test (or earlier run on a shared server) uses.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", ulid::Ulid::new().to_string().to_lowercase())
