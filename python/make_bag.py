@@ -10,11 +10,13 @@ point and is_dense false), /scan (sensor_msgs/LaserScan, 16 ranges with inf, -in
 them, 3 msgs, the first without intensities), /mag (sensor_msgs/MagneticField in tesla, 4 msgs, the
 odd ones with a covariance) and /humidity (sensor_msgs/RelativeHumidity, 4 msgs, variance 0 =
 unknown on the even ones). Values are deterministic so the Rust test and python/sdk_read_bag.py can
-check them field by field. Record time = T0 + i * period.
+check them field by field. Record time = T0 + i * period. /imu is offered best effort (depth 5)
+and /tf transient local (depth 1), so exports can be checked for the recorded QoS.
 """
 import sys
 
 import numpy as np
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -29,12 +31,23 @@ def header(t, frame):
     return Header(stamp=Time(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000), frame_id=frame)
 
 
+INF = QosTime(sec=2147483647, nsec=4294967295)
+
+
+def qos(reliability, durability, depth):
+    return Qos(history=QosHistory.KEEP_LAST, depth=depth, reliability=reliability, durability=durability, deadline=INF,
+               lifespan=INF, liveliness=QosLiveliness.AUTOMATIC, liveliness_lease_duration=INF,
+               avoid_ros_namespace_conventions=False)
+
+
 def main(out):
     with Writer(out, version=8, storage_plugin=StoragePlugin.MCAP) as w:
-        imu = w.add_connection("/imu", "sensor_msgs/msg/Imu", typestore=ts)
+        imu = w.add_connection("/imu", "sensor_msgs/msg/Imu", typestore=ts,
+                               offered_qos_profiles=[qos(QosReliability.BEST_EFFORT, QosDurability.VOLATILE, 5)])
         cam = w.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=ts)
         gps = w.add_connection("/gps", "sensor_msgs/msg/NavSatFix", typestore=ts)
-        tf = w.add_connection("/tf", "tf2_msgs/msg/TFMessage", typestore=ts)
+        tf = w.add_connection("/tf", "tf2_msgs/msg/TFMessage", typestore=ts,
+                              offered_qos_profiles=[qos(QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, 1)])
         kv = w.add_connection("/diag_kv", "diagnostic_msgs/msg/KeyValue", typestore=ts)
         pts = w.add_connection("/points", "sensor_msgs/msg/PointCloud2", typestore=ts)
         scan = w.add_connection("/scan", "sensor_msgs/msg/LaserScan", typestore=ts)

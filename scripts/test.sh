@@ -74,7 +74,7 @@ cargo test --all-targets "$@" -- --include-ignored
 # Not the DDS ones (each records into its own server inside a network namespace), not
 # record_faults (it kills and restarts its server), not sdk_interop (the official SDK needs a
 # current-generation server; this mosaicod speaks legacy).
-REAL_TESTS=(cli errors import lifecycle query record record_spool roundtrip)
+REAL_TESTS=(cli errors export import lifecycle query record record_spool roundtrip)
 named=() prev=
 for a in "$@"; do
   [[ $prev == --test ]] && named+=("$a")

@@ -52,6 +52,10 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 
+    /// A request that cannot be carried out as asked (the text says what to change).
+    #[error("{0}")]
+    Invalid(String),
+
     #[error("transport error during {what}: {message}")]
     Transport { what: String, message: String },
 
@@ -101,6 +105,10 @@ pub enum Error {
 }
 
 impl Error {
+    pub fn invalid(why: impl Into<String>) -> Self {
+        Error::Invalid(why.into())
+    }
+
     /// Maps a gRPC status from the server for the operation `what` on resource `resource`.
     pub fn from_status(status: &tonic::Status, what: &str, resource: &str) -> Self {
         let message = status.message().to_string();

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod import;
 pub mod names;
 pub mod ontology;
+pub mod play;
 pub mod processing;
 pub mod protocol;
 pub mod query;

@@ -5,6 +5,7 @@ mod catalog;
 mod copy;
 mod demo;
 mod dev_server;
+mod export;
 mod import;
 mod output;
 mod record;
@@ -127,6 +128,8 @@ pub enum Command {
     Cp(copy::CpArgs),
     /// Import a rosbag2 MCAP bag into a new sequence.
     Import(import::ImportArgs),
+    /// Export a sequence to a rosbag2 bag (MCAP + metadata.yaml) with the recorded QoS.
+    Export(export::ExportArgs),
     /// Record ROS 2 topics into Mosaico (the recorder node), until SIGINT/SIGTERM.
     Record(record::RecordArgs),
     /// A recorder's spool: list what waits (`ls`), upload it (`upload`), remove a session (`rm`).
@@ -195,6 +198,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Query(a) => catalog::query(&conn, a).await,
         Command::Cp(a) => copy::run(&conn, a).await,
         Command::Import(a) => import::run(&conn, a).await,
+        Command::Export(a) => export::run(&conn, a).await,
         Command::DevServer(a) => dev_server::run(&conn, a).await,
         Command::Record(a) => record::run(&conn, a).await,
         Command::Demo(a) => demo::run(&conn, a).await,

@@ -22,8 +22,10 @@
 //!   project's extension tags.
 
 mod columns;
+pub mod encode;
 mod families;
 pub mod image;
+pub mod rows;
 
 use arrow::array::{Int64Builder, RecordBatch};
 use arrow::datatypes::SchemaRef;

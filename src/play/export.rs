@@ -1,0 +1,161 @@
+//! `export`: a stored sequence to a rosbag2 bag (one MCAP segment + `metadata.yaml`), written with
+//! the spool's segment writer: original message definitions, recorded QoS, time order, memory
+//! bounded by one batch per topic.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::source::{resolve_topic, Messages, ReplayTopic};
+use crate::bag::metadata::{BagMetadata, FileInfo, Nanoseconds, SinceEpoch, TopicMetadata};
+use crate::bag::{qos, SegmentWriter, TopicWithCount};
+use crate::error::{Error, Result};
+use crate::handlers::MosaicoClient;
+use crate::protocol::TimeRange;
+
+/// Bytes of messages per MCAP chunk.
+const CHUNK_BYTES: u64 = 4 << 20;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Topics to export (names with or without the leading `/`); empty = all.
+    pub topics: Vec<String>,
+    pub range: TimeRange,
+    /// ROS type per topic for topics stored without one.
+    pub types: BTreeMap<String, String>,
+}
+
+/// What was exported, per topic, and what was not (with the reason).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    pub bag: String,
+    pub messages: u64,
+    pub topics: BTreeMap<String, u64>,
+    /// Topics left out, with why.
+    pub skipped: BTreeMap<String, String>,
+    /// Rows of exported topics that could not be encoded: (count, first reason).
+    pub unencodable: BTreeMap<String, (u64, String)>,
+}
+
+/// Exports `sequence` into the new directory `dir`. `progress` gets the messages written so far.
+pub async fn export(
+    client: &MosaicoClient,
+    sequence: &str,
+    dir: &Path,
+    opts: &ExportOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<ExportReport> {
+    let seq = client.sequence_handler(sequence).await?;
+    let wanted: Vec<String> = opts
+        .topics
+        .iter()
+        .map(|t| crate::names::display_topic(t))
+        .collect();
+    for t in &wanted {
+        if !seq.topics().contains(t) {
+            return Err(Error::invalid(format!(
+                "sequence {sequence} has no topic {t} (it has: {})",
+                seq.topics().join(", ")
+            )));
+        }
+    }
+    let mut topics: Vec<ReplayTopic> = Vec::new();
+    let mut skipped = BTreeMap::new();
+    for t in seq.topics() {
+        if !wanted.is_empty() && !wanted.contains(t) {
+            continue;
+        }
+        let info = seq.topic(t).await?;
+        match resolve_topic(info.info(), &opts.types) {
+            Ok(r) => topics.push(r),
+            Err(why) => {
+                tracing::warn!("not exported: {why}");
+                skipped.insert(t.clone(), why);
+            }
+        }
+    }
+    std::fs::create_dir(dir).map_err(|e| {
+        Error::invalid(format!(
+            "cannot create the bag directory {}: {e} (export writes a new directory)",
+            dir.display()
+        ))
+    })?;
+    let base = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bag".into());
+    let file = format!("{base}_0.mcap");
+    let mut facts = BTreeMap::new();
+    facts.insert("sequence".to_string(), sequence.to_string());
+    let mut w = SegmentWriter::create(&dir.join(&file), &facts)?;
+    let mut channels = Vec::with_capacity(topics.len());
+    for t in &topics {
+        channels.push(w.channel(&t.topic, &t.ros_type, &t.definition, &t.offered)?);
+    }
+    let mut msgs = Messages::open(&seq, topics, opts.range).await?;
+    let mut counts = vec![0u64; channels.len()];
+    let mut written = 0u64;
+    while let Some(m) = msgs.next().await? {
+        w.write(channels[m.topic], m.timestamp_ns.max(0) as u64, &m.cdr)?;
+        counts[m.topic] += 1;
+        written += 1;
+        if w.buffered_bytes() >= CHUNK_BYTES {
+            w.flush().map_err(|(e, _)| e)?;
+            progress(written);
+        }
+    }
+    let stats = w.stats().clone();
+    let (_, file_handle) = w.finish().map_err(|(e, _)| e)?;
+    file_handle
+        .sync_all()
+        .map_err(crate::bag::BagError::io(dir.join(&file)))?;
+    progress(written);
+
+    let (start, end) = stats.span.unwrap_or((0, 0));
+    let mut meta = BagMetadata {
+        files: vec![FileInfo {
+            path: file,
+            starting_time: SinceEpoch {
+                nanoseconds_since_epoch: start,
+            },
+            duration: Nanoseconds {
+                nanoseconds: end - start,
+            },
+            message_count: stats.messages,
+        }],
+        ..Default::default()
+    };
+    meta.custom_data
+        .insert("mosaico.sequence".into(), sequence.to_string());
+    for (t, n) in msgs.topics.iter().zip(&counts) {
+        meta.topics_with_message_count.push(TopicWithCount {
+            topic_metadata: TopicMetadata {
+                name: t.topic.clone(),
+                ros_type: t.ros_type.clone(),
+                serialization_format: "cdr".into(),
+                offered_qos_profiles: qos::to_yaml(&t.offered),
+                type_description_hash: String::new(),
+            },
+            message_count: *n,
+        });
+    }
+    meta.total();
+    meta.write(dir)?;
+    Ok(ExportReport {
+        bag: dir.display().to_string(),
+        messages: written,
+        topics: msgs
+            .topics
+            .iter()
+            .zip(&counts)
+            .map(|(t, n)| (t.topic.clone(), *n))
+            .collect(),
+        skipped,
+        unencodable: msgs
+            .unencodable
+            .iter()
+            .map(|(i, v)| (msgs.topics[*i].topic.clone(), v.clone()))
+            .collect(),
+    })
+}

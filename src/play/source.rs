@@ -1,0 +1,239 @@
+//! Stored topics as ROS topics: type, definition, QoS and how each row becomes CDR.
+
+use std::collections::BTreeMap;
+
+use arrow::array::RecordBatch;
+use serde_json::Value;
+
+use crate::bag::qos;
+use crate::config::{Durability, Reliability};
+use crate::protocol::TopicInfo;
+use crate::ros::adapters::encode::{encoder_for, ros_type_of_tag, Encoder};
+use crate::ros::adapters::rows::Flat;
+use crate::ros::adapters::RAW_CLASS;
+use crate::transport::Qos;
+
+/// How a topic's rows become messages.
+#[derive(Clone, Copy)]
+pub enum TopicKind {
+    /// Raw CDR stored as received: the `data` column, verbatim.
+    Raw,
+    /// Typed ontology rows, encoded back.
+    Typed(Encoder),
+}
+
+impl std::fmt::Debug for TopicKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TopicKind::Raw => "Raw",
+            TopicKind::Typed(_) => "Typed",
+        })
+    }
+}
+
+/// A stored topic, ready to replay or export.
+#[derive(Debug, Clone)]
+pub struct ReplayTopic {
+    /// Topic name relative to the sequence, with a leading `/`.
+    pub topic: String,
+    pub ros_type: String,
+    /// The `ros2msg` definition (recorded, else the built-in one, else empty).
+    pub definition: String,
+    /// The publishers' QoS as recorded (empty when none was).
+    pub offered: Vec<Qos>,
+    pub kind: TopicKind,
+}
+
+impl ReplayTopic {
+    /// The messages of one batch as (timestamp_ns, CDR); rows that cannot be encoded are returned
+    /// apart, with the reason.
+    pub fn encode(&self, batch: &RecordBatch) -> (Vec<(i64, Vec<u8>)>, Vec<String>) {
+        let flat = Flat::new(batch);
+        let mut out = Vec::with_capacity(flat.rows());
+        let mut errors = Vec::new();
+        for i in 0..flat.rows() {
+            let r = flat.row(i);
+            let ts = r.i64("timestamp_ns");
+            match self.kind {
+                TopicKind::Raw => out.push((ts, r.bytes("data").to_vec())),
+                TopicKind::Typed(enc) => match enc(&r) {
+                    Ok(b) => out.push((ts, b)),
+                    Err(e) => errors.push(e),
+                },
+            }
+        }
+        (out, errors)
+    }
+}
+
+fn ros_block(meta: &Value) -> (Option<&str>, Option<&str>, Option<&Value>) {
+    if let Some(r) = meta.get("_ros_") {
+        (
+            r.get("msgtype").and_then(Value::as_str),
+            r.get("msgdef").and_then(Value::as_str),
+            r.get("qos"),
+        )
+    } else {
+        (
+            meta.get("ros:msgtype").and_then(Value::as_str),
+            meta.get("ros:msgdef").and_then(Value::as_str),
+            meta.get("ros:qos"),
+        )
+    }
+}
+
+/// Recorded QoS: rosbag2's `offered_qos_profiles` YAML (bags, the spool) or a
+/// `{reliability, durability, depth}` object (diskless recordings).
+fn offered_of(v: Option<&Value>) -> Vec<Qos> {
+    match v {
+        Some(Value::String(yaml)) => qos::from_yaml(yaml),
+        Some(Value::Object(o)) => {
+            let text = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("");
+            vec![Qos {
+                reliability: if text("reliability").contains("best") {
+                    Reliability::BestEffort
+                } else {
+                    Reliability::Reliable
+                },
+                durability: if text("durability").contains("transient") {
+                    Durability::TransientLocal
+                } else {
+                    Durability::Volatile
+                },
+                depth: o.get("depth").and_then(Value::as_u64).unwrap_or(10) as u32,
+            }]
+        }
+        _ => vec![],
+    }
+}
+
+/// Resolves a stored topic: the ROS type comes from `overrides` (topic → type), else the recorded
+/// ROS metadata, else the ontology tag. Errors say what is missing and how to fix it.
+pub fn resolve_topic(
+    info: &TopicInfo,
+    overrides: &BTreeMap<String, String>,
+) -> Result<ReplayTopic, String> {
+    let (msgtype, msgdef, qos) = ros_block(&info.user_metadata);
+    let raw =
+        info.ontology_tag.eq_ignore_ascii_case(RAW_CLASS) || info.ontology_tag == "ros_message_cdr";
+    let ros_type = overrides
+        .get(&info.topic)
+        .map(String::as_str)
+        .or(msgtype)
+        .or_else(|| ros_type_of_tag(&info.ontology_tag))
+        .ok_or_else(|| {
+            format!(
+                "topic {} (ontology tag `{}`) has no ROS type: name one with --type {}=pkg/msg/Type",
+                info.topic, info.ontology_tag, info.topic
+            )
+        })?
+        .to_string();
+    let kind = if raw {
+        TopicKind::Raw
+    } else {
+        TopicKind::Typed(encoder_for(&ros_type).ok_or_else(|| {
+            format!(
+                "topic {} is stored typed (`{}`) and {ros_type} has no encoder yet",
+                info.topic, info.ontology_tag
+            )
+        })?)
+    };
+    let definition = msgdef
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .or_else(|| crate::ros::msgs::definition(&ros_type).map(str::to_string))
+        .unwrap_or_default();
+    Ok(ReplayTopic {
+        topic: info.topic.clone(),
+        ros_type,
+        definition,
+        offered: offered_of(qos),
+        kind,
+    })
+}
+
+/// One message read back: topic index into the [`Messages`] topics, time and CDR.
+#[derive(Debug)]
+pub struct Message {
+    pub topic: usize,
+    pub timestamp_ns: i64,
+    pub cdr: Vec<u8>,
+}
+
+struct Cursor {
+    stream: crate::data::get::TopicStream,
+    ready: std::collections::VecDeque<(i64, Vec<u8>)>,
+    done: bool,
+}
+
+/// The selected topics of a sequence as one stream of messages in `timestamp_ns` order (ties go to
+/// the topic listed first). It holds one encoded batch per topic.
+pub struct Messages {
+    pub topics: Vec<ReplayTopic>,
+    cursors: Vec<Cursor>,
+    /// Rows that could not be encoded, per topic index: (count, first reason).
+    pub unencodable: BTreeMap<usize, (u64, String)>,
+}
+
+impl Messages {
+    pub async fn open(
+        seq: &crate::handlers::SequenceHandler,
+        topics: Vec<ReplayTopic>,
+        range: crate::protocol::TimeRange,
+    ) -> crate::error::Result<Messages> {
+        let mut cursors = Vec::with_capacity(topics.len());
+        for t in &topics {
+            let h = seq.topic(&t.topic).await?;
+            cursors.push(Cursor {
+                stream: h.stream(range).await?,
+                ready: Default::default(),
+                done: false,
+            });
+        }
+        Ok(Messages {
+            topics,
+            cursors,
+            unencodable: BTreeMap::new(),
+        })
+    }
+
+    /// Makes sure cursor `i` has a message unless its topic is finished.
+    async fn fill(&mut self, i: usize) -> crate::error::Result<()> {
+        use futures::StreamExt;
+        while self.cursors[i].ready.is_empty() && !self.cursors[i].done {
+            match self.cursors[i].stream.next().await {
+                None => self.cursors[i].done = true,
+                Some(b) => {
+                    let (msgs, errors) = self.topics[i].encode(&b?);
+                    if let Some(first) = errors.first() {
+                        let e = self.unencodable.entry(i).or_insert((0, first.clone()));
+                        e.0 += errors.len() as u64;
+                    }
+                    self.cursors[i].ready.extend(msgs);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next message in time order, or `None` at the end.
+    pub async fn next(&mut self) -> crate::error::Result<Option<Message>> {
+        let mut best: Option<(i64, usize)> = None;
+        for i in 0..self.cursors.len() {
+            self.fill(i).await?;
+            if let Some((ts, _)) = self.cursors[i].ready.front() {
+                if best.is_none_or(|(b, _)| *ts < b) {
+                    best = Some((*ts, i));
+                }
+            }
+        }
+        Ok(best.map(|(_, i)| {
+            let (timestamp_ns, cdr) = self.cursors[i].ready.pop_front().expect("front seen");
+            Message {
+                topic: i,
+                timestamp_ns,
+                cdr,
+            }
+        }))
+    }
+}
