@@ -163,3 +163,40 @@ async fn what_we_write_the_sdk_reads_typed() {
         hex::encode(sha2::Sha256::digest(&data))
     );
 }
+
+/// A sequence the SDK wrote (no ROS metadata at all) exports to a bag by its ontology tags, and
+/// rosbags (`python/read_bag.py`) reads the values the SDK wrote (`sdk_interop.py write`).
+#[tokio::test]
+#[ignore = "needs the Python peers (MOSAICO_TEST_PYTHON): scripts/test.sh runs it"]
+async fn what_the_sdk_writes_exports_to_a_bag_that_rosbags_reads() {
+    let Some(h) = harness(Generation::Current).await else {
+        return;
+    };
+    let name = unique("sdk_export");
+    sdk(&h, "write", &name).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("bag");
+    cli(&h, &["export", &name, "-o", bag.to_str().unwrap()]).await;
+    let out = tokio::process::Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/read_bag.py"))
+        .arg(&bag)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let imu = &read["topics"]["/imu"];
+    assert_eq!(imu["type"], "sensor_msgs/msg/Imu", "{read}");
+    let want: Vec<f64> = (0..200).map(|i| i as f64 * 0.5).collect();
+    assert_eq!(imu["x"], json!(want), "the SDK's acceleration.x, in order");
+    let cam = &read["topics"]["/camera/image_raw"];
+    assert_eq!(
+        (cam["type"].as_str(), cam["count"].as_u64()),
+        (Some("sensor_msgs/msg/Image"), Some(5)),
+        "{read}"
+    );
+}
