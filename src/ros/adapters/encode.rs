@@ -88,6 +88,124 @@ pub fn encoder_for(ros_type: &str) -> Option<Encoder> {
                 variance,
             })
         },
+        "geometry_msgs/msg/Vector3" => |r| cdr(r.vector3("")),
+        "geometry_msgs/msg/Vector3Stamped" => |r| {
+            cdr(gm::Vector3Stamped {
+                header: r.header("header"),
+                vector: r.vector3(""),
+            })
+        },
+        "geometry_msgs/msg/Point" => |r| cdr(r.point("")),
+        "geometry_msgs/msg/PointStamped" => |r| {
+            cdr(gm::PointStamped {
+                header: r.header("header"),
+                point: r.point(""),
+            })
+        },
+        "geometry_msgs/msg/Quaternion" => |r| cdr(r.quaternion("")),
+        "geometry_msgs/msg/QuaternionStamped" => |r| {
+            cdr(gm::QuaternionStamped {
+                header: r.header("header"),
+                quaternion: r.quaternion(""),
+            })
+        },
+        "geometry_msgs/msg/Pose" => |r| cdr(pose(r)),
+        "geometry_msgs/msg/PoseStamped" => |r| {
+            cdr(gm::PoseStamped {
+                header: r.header("header"),
+                pose: pose(r),
+            })
+        },
+        "geometry_msgs/msg/PoseWithCovariance" => |r| cdr(pose_cov(r)),
+        "geometry_msgs/msg/PoseWithCovarianceStamped" => |r| {
+            cdr(gm::PoseWithCovarianceStamped {
+                header: r.header("header"),
+                pose: pose_cov(r),
+            })
+        },
+        "geometry_msgs/msg/Twist" => |r| cdr(twist(r, "linear", "angular")),
+        "geometry_msgs/msg/TwistStamped" => |r| {
+            cdr(gm::TwistStamped {
+                header: r.header("header"),
+                twist: twist(r, "linear", "angular"),
+            })
+        },
+        "geometry_msgs/msg/TwistWithCovariance" => |r| {
+            cdr(gm::TwistWithCovariance {
+                twist: twist(r, "linear", "angular"),
+                covariance: Array(r.cov("covariance")),
+            })
+        },
+        "geometry_msgs/msg/TwistWithCovarianceStamped" => |r| {
+            cdr(gm::TwistWithCovarianceStamped {
+                header: r.header("header"),
+                twist: gm::TwistWithCovariance {
+                    twist: twist(r, "linear", "angular"),
+                    covariance: Array(r.cov("covariance")),
+                },
+            })
+        },
+        "geometry_msgs/msg/Accel" => |r| cdr(accel(r)),
+        "geometry_msgs/msg/AccelStamped" => |r| {
+            cdr(gm::AccelStamped {
+                header: r.header("header"),
+                accel: accel(r),
+            })
+        },
+        "geometry_msgs/msg/AccelWithCovariance" => |r| {
+            cdr(gm::AccelWithCovariance {
+                accel: accel(r),
+                covariance: Array(r.cov("covariance")),
+            })
+        },
+        "geometry_msgs/msg/AccelWithCovarianceStamped" => |r| {
+            cdr(gm::AccelWithCovarianceStamped {
+                header: r.header("header"),
+                accel: gm::AccelWithCovariance {
+                    accel: accel(r),
+                    covariance: Array(r.cov("covariance")),
+                },
+            })
+        },
+        "geometry_msgs/msg/Wrench" => |r| cdr(wrench(r)),
+        "geometry_msgs/msg/WrenchStamped" => |r| {
+            cdr(gm::WrenchStamped {
+                header: r.header("header"),
+                wrench: wrench(r),
+            })
+        },
+        "geometry_msgs/msg/Transform" => |r| {
+            cdr(gm::Transform {
+                translation: r.vector3("translation"),
+                rotation: r.quaternion("rotation"),
+            })
+        },
+        "geometry_msgs/msg/TransformStamped" => |r| {
+            cdr(gm::TransformStamped {
+                header: r.header("header"),
+                child_frame_id: r.string("target_frame_id"),
+                transform: gm::Transform {
+                    translation: r.vector3("translation"),
+                    rotation: r.quaternion("rotation"),
+                },
+            })
+        },
+        "sensor_msgs/msg/JointState" => |r| {
+            cdr(sm::JointState {
+                header: r.header("header"),
+                name: r.strings("names"),
+                position: r.f64s("positions"),
+                velocity: r.f64s("velocities"),
+                effort: r.f64s("efforts"),
+            })
+        },
+        "sensor_msgs/msg/Joy" => |r| {
+            cdr(sm::Joy {
+                header: r.header("header"),
+                axes: r.f32s("axes"),
+                buttons: r.i32s("buttons"),
+            })
+        },
         "std_msgs/msg/String" => |r| {
             cdr(stdm::String {
                 data: r.string("data"),
@@ -265,6 +383,42 @@ fn magnetic_field(r: &Row<'_>) -> Result<Vec<u8>, String> {
         },
         magnetic_field_covariance: Array(c.map(|x| x / (UT * UT))),
     })
+}
+
+fn pose(r: &Row<'_>) -> gm::Pose {
+    gm::Pose {
+        position: r.point("position"),
+        orientation: r.quaternion("orientation"),
+    }
+}
+
+fn pose_cov(r: &Row<'_>) -> gm::PoseWithCovariance {
+    gm::PoseWithCovariance {
+        pose: pose(r),
+        covariance: Array(r.cov("covariance")),
+    }
+}
+
+fn twist(r: &Row<'_>, a: &str, b: &str) -> gm::Twist {
+    gm::Twist {
+        linear: r.vector3(a),
+        angular: r.vector3(b),
+    }
+}
+
+fn accel(r: &Row<'_>) -> gm::Accel {
+    let t = twist(r, "linear", "angular");
+    gm::Accel {
+        linear: t.linear,
+        angular: t.angular,
+    }
+}
+
+fn wrench(r: &Row<'_>) -> gm::Wrench {
+    gm::Wrench {
+        force: r.vector3("force"),
+        torque: r.vector3("torque"),
+    }
 }
 
 /// (header, value, variance) of the scalar-measurement family; a null variance is 0, unknown.

@@ -50,6 +50,15 @@ impl Flat {
     }
 }
 
+/// `p.name`, or `name` at the top level (`p` empty).
+fn sub(p: &str, name: &str) -> String {
+    if p.is_empty() {
+        name.to_string()
+    } else {
+        format!("{p}.{name}")
+    }
+}
+
 fn flatten(path: &str, a: &ArrayRef, out: &mut HashMap<String, ArrayRef>) {
     out.insert(path.to_string(), a.clone());
     match a.data_type() {
@@ -233,9 +242,9 @@ impl<'a> Row<'a> {
 
     pub fn vector3(&self, p: &str) -> Vector3 {
         Vector3 {
-            x: self.f64(&format!("{p}.x")),
-            y: self.f64(&format!("{p}.y")),
-            z: self.f64(&format!("{p}.z")),
+            x: self.f64(&sub(p, "x")),
+            y: self.f64(&sub(p, "y")),
+            z: self.f64(&sub(p, "z")),
         }
     }
 
@@ -250,10 +259,10 @@ impl<'a> Row<'a> {
 
     pub fn quaternion(&self, p: &str) -> Quaternion {
         Quaternion {
-            x: self.f64(&format!("{p}.x")),
-            y: self.f64(&format!("{p}.y")),
-            z: self.f64(&format!("{p}.z")),
-            w: self.f64(&format!("{p}.w")),
+            x: self.f64(&sub(p, "x")),
+            y: self.f64(&sub(p, "y")),
+            z: self.f64(&sub(p, "z")),
+            w: self.f64(&sub(p, "w")),
         }
     }
 }
