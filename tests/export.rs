@@ -24,6 +24,40 @@ fn script(name: &str) -> PathBuf {
 /// Topics whose replay is not byte-exact, and why (the README's table says the same).
 const NOT_BYTE_EXACT: [&str; 1] = ["/mag"];
 
+/// `make_bag.py`'s bag directory, in a temporary directory that lives as long as the guard.
+fn make_bag() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let bag = dir.path().join("bag");
+    let st = std::process::Command::new(python())
+        .arg(script("make_bag.py"))
+        .arg(&bag)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    (dir, bag)
+}
+
+/// Imports the bag into a new sequence and returns its name.
+async fn import(h: &Harness, bag: &Path, prefix: &str) -> String {
+    let name = unique(prefix);
+    let out = bridge(
+        h,
+        &[
+            "import",
+            bag.join("bag.mcap").to_str().unwrap(),
+            "--sequence",
+            &name,
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    name
+}
+
 async fn bridge(h: &Harness, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
         .args(["--server", &h.address()])
@@ -36,34 +70,12 @@ async fn bridge(h: &Harness, args: &[&str]) -> std::process::Output {
 #[tokio::test]
 #[ignore = "needs the Python peers (MOSAICO_TEST_PYTHON): scripts/test.sh runs it"]
 async fn an_imported_bag_exports_back_equal_to_the_original() {
-    let dir = tempfile::tempdir().unwrap();
-    let bag = dir.path().join("bag");
-    let st = std::process::Command::new(python())
-        .arg(script("make_bag.py"))
-        .arg(&bag)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let (dir, bag) = make_bag();
     let root = dir.path().to_path_buf();
     each_generation(|h| {
         let (bag, root) = (bag.clone(), root.clone());
         async move {
-            let name = unique("export");
-            let out = bridge(
-                &h,
-                &[
-                    "import",
-                    bag.join("bag.mcap").to_str().unwrap(),
-                    "--sequence",
-                    &name,
-                ],
-            )
-            .await;
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let name = import(&h, &bag, "export").await;
             let exported = root.join(format!("out_{}", h.generation));
             let out = bridge(
                 &h,
@@ -127,34 +139,12 @@ async fn an_imported_bag_exports_back_equal_to_the_original() {
 #[ignore = "needs the Python peers (MOSAICO_TEST_PYTHON): scripts/test.sh runs it"]
 async fn a_window_and_a_topic_list_export_just_those_messages() {
     const T0: i64 = 1_700_000_000_000_000_000;
-    let dir = tempfile::tempdir().unwrap();
-    let bag = dir.path().join("bag");
-    let st = std::process::Command::new(python())
-        .arg(script("make_bag.py"))
-        .arg(&bag)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let (dir, bag) = make_bag();
     let root = dir.path().to_path_buf();
     each_generation(|h| {
         let (bag, root) = (bag.clone(), root.clone());
         async move {
-            let name = unique("export_window");
-            let out = bridge(
-                &h,
-                &[
-                    "import",
-                    bag.join("bag.mcap").to_str().unwrap(),
-                    "--sequence",
-                    &name,
-                ],
-            )
-            .await;
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let name = import(&h, &bag, "export_window").await;
             let exported = root.join(format!("window_{}", h.generation));
             let (since, until) = (
                 (T0 + 500_000_000).to_string(),
