@@ -45,16 +45,25 @@ pub enum BinaryMode {
     Base64,
 }
 
+/// `--since/--until` as a time window (start inclusive, end exclusive); refuses an empty one.
+pub fn window(since: Option<i64>, until: Option<i64>) -> Result<TimeRange> {
+    if let (Some(a), Some(b)) = (since, until) {
+        if a >= b {
+            bail!("--since ({a}) must be before --until ({b}): the window would be empty");
+        }
+    }
+    Ok(TimeRange {
+        start_ns: since,
+        end_ns: until,
+    })
+}
+
 pub async fn run(conn: &ConnArgs, args: CatArgs) -> Result<ExitCode> {
     let (seq, topic) = names::split_locator(&args.topic)?;
     let Some(topic) = topic else {
         bail!("`cat` needs SEQUENCE/TOPIC, got `{}`", args.topic)
     };
-    if let (Some(a), Some(b)) = (args.since, args.until) {
-        if a >= b {
-            bail!("--since ({a}) must be before --until ({b}): the window would be empty");
-        }
-    }
+    let range = window(args.since, args.until)?;
     let mode = if args.binary {
         BinaryMode::Base64
     } else {
@@ -65,12 +74,7 @@ pub async fn run(conn: &ConnArgs, args: CatArgs) -> Result<ExitCode> {
         .topic_handler(&seq, &topic)
         .await
         .with_context(|| format!("reading topic `{seq}{topic}`"))?;
-    let mut stream = h
-        .stream(TimeRange {
-            start_ns: args.since,
-            end_ns: args.until,
-        })
-        .await?;
+    let mut stream = h.stream(range).await?;
     let out = BufWriter::new(std::io::stdout().lock());
     let mut writer = WriterBuilder::new()
         .with_explicit_nulls(true)

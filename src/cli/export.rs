@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mosaico_bridge::play::{export, ExportOptions};
-use mosaico_bridge::TimeRange;
 
+use super::cat::window;
 use super::output::print_json;
 use super::ConnArgs;
 
@@ -51,17 +51,9 @@ pub fn parse_types(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 }
 
 pub async fn run(conn: &ConnArgs, args: ExportArgs) -> Result<ExitCode> {
-    if let (Some(a), Some(b)) = (args.since, args.until) {
-        if a >= b {
-            bail!("--since ({a}) must be before --until ({b}): the window would be empty");
-        }
-    }
     let opts = ExportOptions {
         topics: args.topics.clone(),
-        range: TimeRange {
-            start_ns: args.since,
-            end_ns: args.until,
-        },
+        range: window(args.since, args.until)?,
         types: parse_types(&args.types)?,
     };
     let client = conn.connect().await?;

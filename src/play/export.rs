@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::source::{resolve_topic, Messages, ReplayTopic};
+use super::source::{resolve_topic, Messages};
 use crate::bag::metadata::{BagMetadata, FileInfo, Nanoseconds, SinceEpoch, TopicMetadata};
 use crate::bag::{qos, SegmentWriter, TopicWithCount};
 use crate::error::{Error, Result};
@@ -60,15 +60,15 @@ pub async fn export(
             )));
         }
     }
-    let mut topics: Vec<ReplayTopic> = Vec::new();
+    let mut topics = Vec::new();
     let mut skipped = BTreeMap::new();
     for t in seq.topics() {
         if !wanted.is_empty() && !wanted.contains(t) {
             continue;
         }
-        let info = seq.topic(t).await?;
-        match resolve_topic(info.info(), &opts.types) {
-            Ok(r) => topics.push(r),
+        let h = seq.topic(t).await?;
+        match resolve_topic(h.info(), &opts.types) {
+            Ok(r) => topics.push((r, h)),
             Err(why) => {
                 tracing::warn!("not exported: {why}");
                 skipped.insert(t.clone(), why);
@@ -90,10 +90,10 @@ pub async fn export(
     facts.insert("sequence".to_string(), sequence.to_string());
     let mut w = SegmentWriter::create(&dir.join(&file), &facts)?;
     let mut channels = Vec::with_capacity(topics.len());
-    for t in &topics {
+    for (t, _) in &topics {
         channels.push(w.channel(&t.topic, &t.ros_type, &t.definition, &t.offered)?);
     }
-    let mut msgs = Messages::open(&seq, topics, opts.range).await?;
+    let mut msgs = Messages::open(topics, opts.range).await?;
     let mut counts = vec![0u64; channels.len()];
     let mut written = 0u64;
     while let Some(m) = msgs.next().await? {

@@ -6,9 +6,8 @@ use arrow::array::RecordBatch;
 use serde_json::Value;
 
 use crate::bag::qos;
-use crate::config::{Durability, Reliability};
 use crate::protocol::TopicInfo;
-use crate::ros::adapters::encode::{encoder_for, ros_type_of_tag, Encoder};
+use crate::ros::adapters::encode::{class_of_tag, encoder_for, ros_type_of_tag, Encoder};
 use crate::ros::adapters::rows::Flat;
 use crate::ros::adapters::RAW_CLASS;
 use crate::transport::Qos;
@@ -82,28 +81,13 @@ fn ros_block(meta: &Value) -> (Option<&str>, Option<&str>, Option<&Value>) {
     }
 }
 
-/// Recorded QoS: rosbag2's `offered_qos_profiles` YAML (bags, the spool) or a
-/// `{reliability, durability, depth}` object (diskless recordings).
+/// Recorded QoS: rosbag2's `offered_qos_profiles` YAML (bags, the spool) or the publishers' [`Qos`]
+/// list as JSON (what the diskless recorder writes); anything else reads as "not recorded".
 fn offered_of(v: Option<&Value>) -> Vec<Qos> {
     match v {
         Some(Value::String(yaml)) => qos::from_yaml(yaml),
-        Some(Value::Object(o)) => {
-            let text = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("");
-            vec![Qos {
-                reliability: if text("reliability").contains("best") {
-                    Reliability::BestEffort
-                } else {
-                    Reliability::Reliable
-                },
-                durability: if text("durability").contains("transient") {
-                    Durability::TransientLocal
-                } else {
-                    Durability::Volatile
-                },
-                depth: o.get("depth").and_then(Value::as_u64).unwrap_or(10) as u32,
-            }]
-        }
-        _ => vec![],
+        Some(v) => serde_json::from_value(v.clone()).unwrap_or_default(),
+        None => vec![],
     }
 }
 
@@ -114,8 +98,7 @@ pub fn resolve_topic(
     overrides: &BTreeMap<String, String>,
 ) -> Result<ReplayTopic, String> {
     let (msgtype, msgdef, qos) = ros_block(&info.user_metadata);
-    let raw =
-        info.ontology_tag.eq_ignore_ascii_case(RAW_CLASS) || info.ontology_tag == "ros_message_cdr";
+    let raw = class_of_tag(&info.ontology_tag) == Some(RAW_CLASS);
     let ros_type = overrides
         .get(&info.topic)
         .map(String::as_str)
@@ -176,14 +159,15 @@ pub struct Messages {
 }
 
 impl Messages {
+    /// Opens a stream per topic; `topics` pairs each with its handler.
     pub async fn open(
-        seq: &crate::handlers::SequenceHandler,
-        topics: Vec<ReplayTopic>,
+        topics: Vec<(ReplayTopic, crate::handlers::TopicHandler)>,
         range: crate::protocol::TimeRange,
     ) -> crate::error::Result<Messages> {
         let mut cursors = Vec::with_capacity(topics.len());
-        for t in &topics {
-            let h = seq.topic(&t.topic).await?;
+        let mut replay = Vec::with_capacity(topics.len());
+        for (t, h) in topics {
+            replay.push(t);
             cursors.push(Cursor {
                 stream: h.stream(range).await?,
                 ready: Default::default(),
@@ -191,7 +175,7 @@ impl Messages {
             });
         }
         Ok(Messages {
-            topics,
+            topics: replay,
             cursors,
             unencodable: BTreeMap::new(),
         })
@@ -235,5 +219,25 @@ impl Messages {
                 cdr,
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn recorded_qos_reads_from_both_forms() {
+        let yaml = qos::to_yaml(&[Qos::LATCHED]);
+        assert_eq!(offered_of(Some(&Value::String(yaml))), vec![Qos::LATCHED]);
+        // what record/live.rs writes: the publishers' Qos list
+        let live = json!([Qos::SENSOR_DATA, Qos::DEFAULT]);
+        assert_eq!(
+            offered_of(Some(&live)),
+            vec![Qos::SENSOR_DATA, Qos::DEFAULT]
+        );
+        assert_eq!(offered_of(Some(&json!({"odd": 1}))), vec![]);
+        assert_eq!(offered_of(None), vec![]);
     }
 }

@@ -29,7 +29,7 @@ pub fn now_ns() -> i64 {
 }
 
 /// The QoS of a reader or writer, as far as recording needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Qos {
     pub reliability: Reliability,
     pub durability: Durability,

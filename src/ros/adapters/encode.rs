@@ -3,9 +3,11 @@
 //! [`encoder_for`] gives the encoder of a ROS type; [`ros_type_of_tag`] the ROS type of a topic
 //! written without ROS metadata (the official SDK, other uploaders). Raw-CDR topics need no encoder:
 //! their `data` column is the message as received. What comes back byte-exact is documented per
-//! type in the README ("Replay and export: what comes back exactly").
+//! type in the README ("Exporting to rosbag2 bags").
 
 use super::rows::Row;
+use crate::ontology::Ontology;
+use crate::protocol::Generation;
 use crate::ros::cdr::{Array, Endian};
 use crate::ros::msgs::geometry_msgs as gm;
 use crate::ros::msgs::sensor_msgs as sm;
@@ -19,26 +21,34 @@ fn cdr<M: RosMessage>(m: M) -> Result<Vec<u8>, String> {
     Ok(m.to_cdr(Endian::Little))
 }
 
-/// The ROS type a topic written by another client replays as, from its ontology tag (either
-/// generation's spelling).
+/// The SDK class of an ontology tag, in either generation's spelling, built-in or extension.
+pub fn class_of_tag(tag: &str) -> Option<&'static str> {
+    [Generation::Current, Generation::Legacy]
+        .into_iter()
+        .flat_map(|g| [Ontology::for_generation(g), Ontology::extensions(g)])
+        .find_map(|o| o.get(tag))
+        .map(|t| t.class.as_str())
+}
+
+/// The ROS type a topic written by another client replays as, from its ontology tag.
 pub fn ros_type_of_tag(tag: &str) -> Option<&'static str> {
-    Some(match tag {
-        "IMU" | "imu" => sm::Imu::TYPE_NAME,
-        "GPS" | "gps" => sm::NavSatFix::TYPE_NAME,
-        "Image" | "image" => sm::Image::TYPE_NAME,
-        "CompressedImage" | "compressed_image" => sm::CompressedImage::TYPE_NAME,
-        "FrameTransform" | "frame_transform" => tf2_msgs::TFMessage::TYPE_NAME,
-        "MotionState" | "motion_state" => nav_msgs::Odometry::TYPE_NAME,
-        "PointCloud2" | "point_cloud2" | "point_cloud_2" => sm::PointCloud2::TYPE_NAME,
-        "LaserScan" | "laser_scan" => sm::LaserScan::TYPE_NAME,
-        "Magnetometer" | "magnetometer" => sm::MagneticField::TYPE_NAME,
-        "Temperature" | "temperature" => sm::Temperature::TYPE_NAME,
-        "Pressure" | "pressure" => sm::FluidPressure::TYPE_NAME,
-        "Humidity" | "humidity" => sm::RelativeHumidity::TYPE_NAME,
-        "Illumination" | "illumination" => sm::Illuminance::TYPE_NAME,
-        "String" | "string" => stdm::String::TYPE_NAME,
-        "Boolean" | "boolean" => stdm::Bool::TYPE_NAME,
-        "Floating64" | "floating64" => stdm::Float64::TYPE_NAME,
+    Some(match class_of_tag(tag)? {
+        "IMU" => sm::Imu::TYPE_NAME,
+        "GPS" => sm::NavSatFix::TYPE_NAME,
+        "Image" => sm::Image::TYPE_NAME,
+        "CompressedImage" => sm::CompressedImage::TYPE_NAME,
+        "FrameTransform" => tf2_msgs::TFMessage::TYPE_NAME,
+        "MotionState" => nav_msgs::Odometry::TYPE_NAME,
+        "PointCloud2" => sm::PointCloud2::TYPE_NAME,
+        "LaserScan" => sm::LaserScan::TYPE_NAME,
+        "Magnetometer" => sm::MagneticField::TYPE_NAME,
+        "Temperature" => sm::Temperature::TYPE_NAME,
+        "Pressure" => sm::FluidPressure::TYPE_NAME,
+        "Humidity" => sm::RelativeHumidity::TYPE_NAME,
+        "Illumination" => sm::Illuminance::TYPE_NAME,
+        "String" => stdm::String::TYPE_NAME,
+        "Boolean" => stdm::Bool::TYPE_NAME,
+        "Floating64" => stdm::Float64::TYPE_NAME,
         _ => return None,
     })
 }
@@ -433,8 +443,27 @@ fn value(r: &Row<'_>) -> (stdm::Header, f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Generation;
     use crate::ros::adapters::{adapter_for, rows::Flat};
+
+    /// Every class the table names is an ontology class, reachable from both generations' tags.
+    #[test]
+    fn tags_of_both_generations_name_a_ros_type() {
+        for class in [
+            "IMU",
+            "GPS",
+            "Image",
+            "FrameTransform",
+            "PointCloud2",
+            "RosMessageCdr",
+        ] {
+            for gen in [Generation::Legacy, Generation::Current] {
+                let ty = crate::ontology::Ontology::class_or_extension(gen, class)
+                    .unwrap_or_else(|| panic!("{class} on {gen}"));
+                assert_eq!(class_of_tag(&ty.tag), Some(class), "{} on {gen}", ty.tag);
+                assert_eq!(ros_type_of_tag(&ty.tag).is_some(), class != "RosMessageCdr");
+            }
+        }
+    }
 
     /// decode → encode gives back the bytes for the types whose mapping is lossless.
     #[test]
