@@ -8,6 +8,7 @@ mod dev_server;
 mod export;
 mod import;
 mod output;
+mod play;
 mod record;
 mod spool;
 
@@ -130,6 +131,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Export a sequence to a rosbag2 bag (MCAP + metadata.yaml) with the recorded QoS.
     Export(export::ExportArgs),
+    /// Replay a sequence into ROS 2 on its original timing (`ros2 bag play`'s options and services).
+    Play(play::PlayArgs),
     /// Record ROS 2 topics into Mosaico (the recorder node), until SIGINT/SIGTERM.
     Record(record::RecordArgs),
     /// A recorder's spool: list what waits (`ls`), upload it (`upload`), remove a session (`rm`).
@@ -165,6 +168,7 @@ pub fn main() -> ExitCode {
     // The recorder is a long-running node: say what it does by default.
     init_tracing(match cli.command {
         Command::Record(_) | Command::Spool(_) => "warn,mosaico_bridge=info",
+        Command::Play(_) => "warn,mosaico_bridge=info",
         _ => "warn",
     });
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -199,6 +203,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cp(a) => copy::run(&conn, a).await,
         Command::Import(a) => import::run(&conn, a).await,
         Command::Export(a) => export::run(&conn, a).await,
+        Command::Play(a) => play::run(&conn, a).await,
         Command::DevServer(a) => dev_server::run(&conn, a).await,
         Command::Record(a) => record::run(&conn, a).await,
         Command::Demo(a) => demo::run(&conn, a).await,

@@ -61,14 +61,14 @@ pub struct RecordArgs {
 
 /// What `--ros-args` asked for.
 #[derive(Debug, Default, PartialEq)]
-struct RosArgs {
-    namespace: Option<String>,
-    node: Option<String>,
-    params_file: Option<PathBuf>,
-    remaps: Vec<(String, String)>,
+pub struct RosArgs {
+    pub namespace: Option<String>,
+    pub node: Option<String>,
+    pub params_file: Option<PathBuf>,
+    pub remaps: Vec<(String, String)>,
 }
 
-fn parse_ros_args(args: &[String]) -> Result<RosArgs> {
+pub fn parse_ros_args(args: &[String]) -> Result<RosArgs> {
     let mut out = RosArgs::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {

@@ -93,6 +93,7 @@ pub(crate) async fn open_topic(
     .await
 }
 
+#[derive(Clone)]
 pub struct TopicHandler {
     client: Arc<ClientInner>,
     info: TopicInfo,

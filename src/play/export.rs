@@ -93,7 +93,7 @@ pub async fn export(
     for (t, _) in &topics {
         channels.push(w.channel(&t.topic, &t.ros_type, &t.definition, &t.offered)?);
     }
-    let mut msgs = Messages::open(topics, opts.range).await?;
+    let mut msgs = Messages::open(&topics, opts.range).await?;
     let mut counts = vec![0u64; channels.len()];
     let mut written = 0u64;
     while let Some(m) = msgs.next().await? {

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::RecordBatch;
 use serde_json::Value;
 
 use crate::bag::qos;
@@ -44,24 +43,13 @@ pub struct ReplayTopic {
 }
 
 impl ReplayTopic {
-    /// The messages of one batch as (timestamp_ns, CDR); rows that cannot be encoded are returned
-    /// apart, with the reason.
-    pub fn encode(&self, batch: &RecordBatch) -> (Vec<(i64, Vec<u8>)>, Vec<String>) {
-        let flat = Flat::new(batch);
-        let mut out = Vec::with_capacity(flat.rows());
-        let mut errors = Vec::new();
-        for i in 0..flat.rows() {
-            let r = flat.row(i);
-            let ts = r.i64("timestamp_ns");
-            match self.kind {
-                TopicKind::Raw => out.push((ts, r.bytes("data").to_vec())),
-                TopicKind::Typed(enc) => match enc(&r) {
-                    Ok(b) => out.push((ts, b)),
-                    Err(e) => errors.push(e),
-                },
-            }
+    /// Row `i` of a batch as CDR, or why it cannot be encoded.
+    pub fn encode_row(&self, flat: &Flat, i: usize) -> Result<Vec<u8>, String> {
+        let r = flat.row(i);
+        match self.kind {
+            TopicKind::Raw => Ok(r.bytes("data").to_vec()),
+            TopicKind::Typed(enc) => enc(&r),
         }
-        (out, errors)
     }
 }
 
@@ -145,12 +133,14 @@ pub struct Message {
 
 struct Cursor {
     stream: crate::data::get::TopicStream,
-    ready: std::collections::VecDeque<(i64, Vec<u8>)>,
+    /// The batch being read (flattened once, with its times) and the next row of it.
+    batch: Option<(Flat, Vec<i64>, usize)>,
     done: bool,
 }
 
 /// The selected topics of a sequence as one stream of messages in `timestamp_ns` order (ties go to
-/// the topic listed first). It holds one encoded batch per topic.
+/// the topic listed first). It holds one Arrow batch per topic and encodes a row only when it is
+/// taken, so memory does not grow with the size of the messages in a batch.
 pub struct Messages {
     pub topics: Vec<ReplayTopic>,
     cursors: Vec<Cursor>,
@@ -161,64 +151,80 @@ pub struct Messages {
 impl Messages {
     /// Opens a stream per topic; `topics` pairs each with its handler.
     pub async fn open(
-        topics: Vec<(ReplayTopic, crate::handlers::TopicHandler)>,
+        topics: &[(ReplayTopic, crate::handlers::TopicHandler)],
         range: crate::protocol::TimeRange,
     ) -> crate::error::Result<Messages> {
         let mut cursors = Vec::with_capacity(topics.len());
-        let mut replay = Vec::with_capacity(topics.len());
-        for (t, h) in topics {
-            replay.push(t);
+        for (_, h) in topics {
             cursors.push(Cursor {
                 stream: h.stream(range).await?,
-                ready: Default::default(),
+                batch: None,
                 done: false,
             });
         }
         Ok(Messages {
-            topics: replay,
+            topics: topics.iter().map(|(t, _)| t.clone()).collect(),
             cursors,
             unencodable: BTreeMap::new(),
         })
     }
 
-    /// Makes sure cursor `i` has a message unless its topic is finished.
-    async fn fill(&mut self, i: usize) -> crate::error::Result<()> {
+    /// The time of cursor `i`'s next row, reading its next batch if needed; `None` at its end.
+    async fn head(&mut self, i: usize) -> crate::error::Result<Option<i64>> {
         use futures::StreamExt;
-        while self.cursors[i].ready.is_empty() && !self.cursors[i].done {
-            match self.cursors[i].stream.next().await {
-                None => self.cursors[i].done = true,
+        loop {
+            let c = &mut self.cursors[i];
+            if let Some((_, times, row)) = &c.batch {
+                if let Some(t) = times.get(*row) {
+                    return Ok(Some(*t));
+                }
+                c.batch = None;
+            }
+            if c.done {
+                return Ok(None);
+            }
+            match c.stream.next().await {
+                None => c.done = true,
                 Some(b) => {
-                    let (msgs, errors) = self.topics[i].encode(&b?);
-                    if let Some(first) = errors.first() {
-                        let e = self.unencodable.entry(i).or_insert((0, first.clone()));
-                        e.0 += errors.len() as u64;
-                    }
-                    self.cursors[i].ready.extend(msgs);
+                    let flat = Flat::new(&b?);
+                    let times = (0..flat.rows())
+                        .map(|r| flat.row(r).i64("timestamp_ns"))
+                        .collect();
+                    c.batch = Some((flat, times, 0));
                 }
             }
         }
-        Ok(())
     }
 
-    /// The next message in time order, or `None` at the end.
+    /// The next message in time order, or `None` at the end. Rows that cannot be encoded are
+    /// counted in [`Messages::unencodable`] and passed over.
     pub async fn next(&mut self) -> crate::error::Result<Option<Message>> {
-        let mut best: Option<(i64, usize)> = None;
-        for i in 0..self.cursors.len() {
-            self.fill(i).await?;
-            if let Some((ts, _)) = self.cursors[i].ready.front() {
-                if best.is_none_or(|(b, _)| *ts < b) {
-                    best = Some((*ts, i));
+        loop {
+            let mut best: Option<(i64, usize)> = None;
+            for i in 0..self.cursors.len() {
+                if let Some(ts) = self.head(i).await? {
+                    if best.is_none_or(|(b, _)| ts < b) {
+                        best = Some((ts, i));
+                    }
                 }
             }
-        }
-        Ok(best.map(|(_, i)| {
-            let (timestamp_ns, cdr) = self.cursors[i].ready.pop_front().expect("front seen");
-            Message {
-                topic: i,
-                timestamp_ns,
-                cdr,
+            let Some((timestamp_ns, i)) = best else {
+                return Ok(None);
+            };
+            let (flat, _, row) = self.cursors[i].batch.as_mut().expect("head seen");
+            let encoded = self.topics[i].encode_row(flat, *row);
+            *row += 1;
+            match encoded {
+                Ok(cdr) => {
+                    return Ok(Some(Message {
+                        topic: i,
+                        timestamp_ns,
+                        cdr,
+                    }))
+                }
+                Err(why) => self.unencodable.entry(i).or_insert((0, why)).0 += 1,
             }
-        }))
+        }
     }
 }
 

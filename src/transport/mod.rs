@@ -114,6 +114,59 @@ pub struct TriggerCall {
     pub respond: oneshot::Sender<(bool, String)>,
 }
 
+/// A request to the player's control services (`rosbag2_interfaces/srv/*`, as `ros2 bag play`
+/// serves them, Jazzy's layouts; Humble's are the same without `Stop`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlayerRequest {
+    Pause,
+    Resume,
+    TogglePaused,
+    IsPaused,
+    GetRate,
+    SetRate(f64),
+    PlayNext,
+    /// Messages to publish at once (0: the rest of the recording).
+    Burst(u64),
+    /// Recording time to go to (ns since the epoch).
+    Seek(i64),
+    Stop,
+}
+
+impl PlayerRequest {
+    /// Every service, by its name under the node and its `rosbag2_interfaces/srv` type, with the
+    /// request it makes when its request carries no value.
+    pub const SERVICES: [(&'static str, &'static str); 10] = [
+        ("pause", "Pause"),
+        ("resume", "Resume"),
+        ("toggle_paused", "TogglePaused"),
+        ("is_paused", "IsPaused"),
+        ("get_rate", "GetRate"),
+        ("set_rate", "SetRate"),
+        ("play_next", "PlayNext"),
+        ("burst", "Burst"),
+        ("seek", "Seek"),
+        ("stop", "Stop"),
+    ];
+}
+
+/// The answer to a [`PlayerRequest`]: `Done` for the services whose response is empty, the value
+/// for the others (`is_paused`: `Flag`; `get_rate`: `Rate`; `set_rate`, `play_next`, `seek`:
+/// `Flag` = success; `burst`: `Count`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PlayerReply {
+    Done,
+    Flag(bool),
+    Rate(f64),
+    Count(u64),
+}
+
+/// A call of a player service.
+#[derive(Debug)]
+pub struct PlayerCall {
+    pub request: PlayerRequest,
+    pub respond: oneshot::Sender<PlayerReply>,
+}
+
 /// What a backend must provide to record and replay.
 pub trait Transport: Send + Sync {
     /// `dds`, `r2r` or `memory`.
@@ -146,6 +199,19 @@ pub trait Transport: Send + Sync {
     /// Serves the `std_srvs/srv/Trigger` service `name` (relative names such as `~/start` resolve
     /// under the node); each call arrives on the returned channel.
     fn trigger_service(&self, name: &str) -> Result<mpsc::Receiver<TriggerCall>, TransportError>;
+
+    /// Serves the player's `rosbag2_interfaces` services ([`PlayerRequest::SERVICES`]) under the
+    /// node (`~/pause`, ...); every call arrives on `calls`.
+    fn player_services(&self, calls: mpsc::Sender<PlayerCall>) -> Result<(), TransportError> {
+        drop(calls);
+        Err(TransportError::Service {
+            service: format!("{}/pause", self.node_name()),
+            reason: format!(
+                "the {} backend does not serve rosbag2_interfaces services yet (the dds backend does)",
+                self.backend()
+            ),
+        })
+    }
 }
 
 /// Why the ROS side failed.

@@ -38,8 +38,8 @@ use self::graph::{GraphState, LocalWriter};
 use self::pubsub::{DdsPublisher, DdsSubscription};
 use self::raw::{CdrBody, CdrLeWriterAdapter, RawCdr, RawCdrAdapter};
 use super::{
-    resolve_name, GraphTopic, OnMessage, Qos, RawPublisher, Subscription, Transport,
-    TransportError, TriggerCall,
+    resolve_name, GraphTopic, OnMessage, PlayerCall, PlayerRequest, Qos, RawPublisher,
+    Subscription, Transport, TransportError, TriggerCall,
 };
 
 const BACKEND: &str = "dds";
@@ -289,7 +289,7 @@ impl Transport for DdsTransport {
             .node
             .lock()
             .expect("node lock")
-            .create_server::<services::TriggerRequest, services::TriggerResponse>(
+            .create_server::<services::Empty, services::TriggerResponse>(
                 services::SERVICE_MAPPING,
                 &ros_name,
                 &services::trigger_type(),
@@ -302,8 +302,27 @@ impl Transport for DdsTransport {
         served.insert(service.clone(), calls.clone());
         tracing::debug!(service, "serving std_srvs/srv/Trigger");
         self.background
-            .spawn(move || services::serve(service, server, calls));
+            .spawn(move || services::serve_trigger(service, server, calls));
         Ok(rx)
+    }
+
+    fn player_services(&self, calls: mpsc::Sender<PlayerCall>) -> Result<(), TransportError> {
+        let mut node = self.node.lock().expect("node lock");
+        for (name, srv) in PlayerRequest::SERVICES {
+            let service = self.resolve(&format!("~/{name}"))?;
+            let failed = |reason: String| TransportError::Service {
+                service: service.clone(),
+                reason,
+            };
+            let ros_name = services::service_name(&service)
+                .map_err(|e| failed(format!("not a valid service name ({e})")))?;
+            let qos = QosProfile::publisher_default().history(History::KeepLast { depth: 10 });
+            let task = services::player_server(&mut node, srv, &ros_name, qos, calls.clone())
+                .map_err(failed)?;
+            tracing::debug!(service, "serving rosbag2_interfaces/srv/{srv}");
+            self.background.spawn(task);
+        }
+        Ok(())
     }
 }
 
