@@ -11,6 +11,9 @@ one-byte opaque type under the ROS type's DDS name (so any ROS type matches, pay
 raw), reliable unless every offered profile of the topic in the bag is best effort, transient
 local when every offered profile is, keep last --depth.
 
+Without --bag, --topic TOPIC=TYPE names what to listen to (nothing is compared; --save keeps what
+arrived as a bag, for rosbags to read).
+
 Summary (one JSON object on stdout, and in --output):
   topics {topic: {type, expected (messages of the bag that rosbags decodes), received,
           byte_equal (received payloads byte-identical to one of the bag's messages, up to the
@@ -23,9 +26,10 @@ Summary (one JSON object on stdout, and in --output):
             write order (rx: seconds on this host's monotonic clock when it was taken),
   order_ok: taken in the order the player wrote them (the samples' DDS source timestamps), the
             bag times never go back: one merged stream in time order,
-  timing {messages, p50_ms, p99_ms, max_ms}: |(rx - rx0) - (t - t0) / rate| over the arrivals
-         matched to the bag (rx: receive time on this host's monotonic clock; t: the bag's
-         log time; 0: the first arrival),
+  timing {messages, p50_ms, p99_ms, max_ms}: lateness of the arrivals matched to the bag, e - min(e)
+         with e = (rx - rx0) - (t - t0) / rate (rx: receive time on this host's monotonic clock; t:
+         the bag's log time; 0: the first arrival; the player never publishes early, so the
+         earliest arrival counts as on time); timing_by_topic: the same per topic,
   matched_writers {topic: count}.
 """
 import argparse
@@ -44,7 +48,11 @@ from ros_peer import require_loopback_only  # noqa: E402
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="play_listen.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--bag", required=True, help="the rosbag2 bag directory that was imported and is played")
+    p.add_argument("--bag", help="the rosbag2 bag directory that was imported and is played")
+    p.add_argument("--topic", action="append", default=[], metavar="TOPIC=TYPE",
+                   help="without --bag: a topic to listen to (reliable, volatile reader)")
+    p.add_argument("--save", metavar="DIR",
+                   help="write what was received to a new rosbag2 bag (MCAP; log time = receive time)")
     p.add_argument("--topics", nargs="*", default=None, help="listen only to these bag topics")
     p.add_argument("--remap", action="append", default=[], metavar="OLD:=NEW", help="the player's --remap rules")
     p.add_argument("--rate", type=float, default=1.0, help="the player's rate, for the timing summary")
@@ -101,6 +109,15 @@ def read_bag(path, store):
     return topics
 
 
+def save(path, store, topics):
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as w:
+        for topic, (ros_type, got) in topics.items():
+            c = w.add_connection(topic, ros_type, typestore=store)
+            for rx, raw in got:
+                w.write(c, int(rx * 1e9), raw)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     require_loopback_only("play_listen")
@@ -114,7 +131,15 @@ def main(argv=None) -> int:
     from cyclonedds.util import duration
 
     store = rp.TYPESTORE
-    bag = read_bag(args.bag, store)
+    if args.bag:
+        bag = read_bag(args.bag, store)
+    else:
+        bag = {}
+        for spec in args.topic:
+            name, _, ros_type = spec.partition("=")
+            bag["/" + name.strip("/")] = {"type": ros_type, "offered": [], "msgs": []}
+        if not bag:
+            raise SystemExit("play_listen: give --bag or --topic TOPIC=TYPE")
     wanted = ["/" + t.lstrip("/") for t in args.topics] if args.topics else sorted(bag)
     remap = dict(r.split(":=", 1) for r in args.remap)
     remap = {"/" + a.strip("/"): "/" + b.strip("/") for a, b in remap.items()}
@@ -224,11 +249,21 @@ def main(argv=None) -> int:
             out["order_ok"] = False
         if ref is None:
             ref = (rx, t)
-        errors.append(abs((rx - ref[0]) - (t - ref[1]) / 1e9 / args.rate) * 1e3)
+        errors.append((topic, ((rx - ref[0]) - (t - ref[1]) / 1e9 / args.rate) * 1e3))
     if errors:
-        e = sorted(errors)
-        pick = lambda q: round(e[min(len(e) - 1, int(q * len(e)))], 3)  # noqa: E731
-        out["timing"] = {"messages": len(e), "p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": round(e[-1], 3)}
+        # The player never publishes before a slot, so the earliest arrival (relative to its slot)
+        # is taken as on time: lateness = error - min(error).
+        floor = min(e for _, e in errors)
+
+        def stats(values):
+            v = sorted(x - floor for x in values)
+            pick = lambda q: round(v[min(len(v) - 1, int(q * len(v)))], 3)  # noqa: E731
+            return {"messages": len(v), "p50_ms": pick(0.5), "p99_ms": pick(0.99), "max_ms": round(v[-1], 3)}
+        out["timing"] = stats([e for _, e in errors])
+        out["timing_by_topic"] = {t: stats([e for u, e in errors if u == t]) for t in wanted
+                                  if any(u == t for u, _ in errors)}
+    if args.save:
+        save(args.save, store, {t: (bag[t]["type"], received[t]) for t in wanted})
     text = json.dumps(out)
     print(text, flush=True)
     if args.output:

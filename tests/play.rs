@@ -382,3 +382,77 @@ fn the_player_services_pause_step_burst_seek_rate_and_stop() {
         "median inter-arrival {median} ms at rate 0.5: {gaps:?}"
     );
 }
+
+#[test]
+#[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
+fn a_sequence_the_official_sdk_wrote_plays_as_typed_ros_messages() {
+    if !netns::isolated("a_sequence_the_official_sdk_wrote_plays_as_typed_ros_messages") {
+        return;
+    }
+    let Some((_rt, h)) = own_server("play of an SDK sequence") else {
+        return;
+    };
+    let name = unique("play_sdk");
+    let st = Command::new(python())
+        .arg(script("sdk_interop.py"))
+        .args(["write", "127.0.0.1", &h.addr.port.to_string(), &name])
+        .status()
+        .unwrap();
+    assert!(st.success(), "the SDK writes its sequence");
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("received");
+    let ready = dir.path().join("ready");
+    // The SDK records no ROS type: it comes from the ontology tag (IMU → Imu, Image → Image).
+    let sub = Command::new(python())
+        .arg(script("play_listen.py"))
+        .args([
+            "--topic",
+            "/imu=sensor_msgs/msg/Imu",
+            "--topic",
+            "/camera/image_raw=sensor_msgs/msg/Image",
+        ])
+        .args(["--duration", "60", "--idle-exit", "3", "--ready"])
+        .arg(&ready)
+        .arg("--save")
+        .arg(&saved)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !ready.exists() {
+        assert!(t.elapsed() < PATIENCE, "the subscriber did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = bridge(
+        &h.address(),
+        &["play", &name, "--delay", "2", "--rate", "4", "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "play: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["topics"]["/imu"]["ros_type"], "sensor_msgs/msg/Imu");
+    summary(sub);
+
+    // rosbags reads what the Cyclone subscriber received.
+    let read = Command::new(python())
+        .arg(script("read_bag.py"))
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let read: Value = serde_json::from_slice(&read.stdout).unwrap();
+    let want: Vec<f64> = (0..200).map(|i| i as f64 * 0.5).collect();
+    assert_eq!(
+        read["topics"]["/imu"]["x"],
+        serde_json::json!(want),
+        "the SDK's acceleration.x, in order: {read}"
+    );
+    assert_eq!(read["topics"]["/camera/image_raw"]["count"], 5, "{read}");
+}

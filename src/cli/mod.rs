@@ -27,6 +27,8 @@ pub const DEFAULT_SERVER: &str = "localhost:6726";
 #[derive(Parser, Debug)]
 #[command(
     name = "mosaico-bridge",
+    // `play --config FILE` puts the file's flags first: later ones (the command line) win.
+    args_override_self = true,
     version,
     about = "Record ROS 2 into Mosaico, and inspect, query and copy what a Mosaico server holds"
 )]
@@ -164,7 +166,14 @@ fn init_tracing(default: &str) {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match play::expand_config(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     // The recorder is a long-running node: say what it does by default.
     init_tracing(match cli.command {
         Command::Record(_) | Command::Spool(_) => "warn,mosaico_bridge=info",

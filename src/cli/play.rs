@@ -1,6 +1,7 @@
 //! `play`: a stored sequence published into ROS 2 on its original timing, with `ros2 bag play`'s
 //! options and control services.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use super::record::parse_ros_args;
 use super::ConnArgs;
 
 #[derive(Args, Debug)]
+#[command(args_override_self = true)]
 pub struct PlayArgs {
     /// The sequence to play.
     pub sequence: String,
@@ -87,6 +89,10 @@ pub struct PlayArgs {
     /// At the end, print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Player parameters (ROS parameter YAML, config/play.yaml): keys are these flags' names;
+    /// flags on the command line override them.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// ROS arguments appended by `ros2 run` / `ros2 launch` (`-r __ns:=`, `-r __node:=`).
     #[arg(long = "ros-args", num_args = 0.., allow_hyphen_values = true, value_name = "ARGS")]
     pub ros_args: Vec<String>,
@@ -96,6 +102,97 @@ pub struct PlayArgs {
 pub enum BackendArg {
     Dds,
     R2r,
+}
+
+/// `play --config FILE` (or the `--params-file` that `ros2 launch` appends): the file's parameters
+/// become flags placed before the command line's own, so the command line overrides them.
+pub fn expand_config(args: Vec<OsString>) -> Result<Vec<OsString>> {
+    let Some(at) = args.iter().position(|a| a == "play") else {
+        return Ok(args);
+    };
+    let file = args[at..]
+        .windows(2)
+        .find(|w| w[0] == "--config" || w[0] == "--params-file")
+        .map(|w| PathBuf::from(&w[1]));
+    let Some(file) = file else {
+        return Ok(args);
+    };
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read the player parameters {}", file.display()))?;
+    let flags = config_flags(&text).with_context(|| format!("in {}", file.display()))?;
+    let mut out = args[..=at].to_vec();
+    out.extend(flags.into_iter().map(OsString::from));
+    out.extend(args[at + 1..].iter().cloned());
+    Ok(out)
+}
+
+/// The flags a parameters file stands for (`<node>: ros__parameters: {...}`, or a plain mapping).
+fn config_flags(text: &str) -> Result<Vec<String>> {
+    use serde_yaml_ng::Value as Y;
+    let doc: Y = serde_yaml_ng::from_str(text)?;
+    let params = match &doc {
+        Y::Mapping(m) => {
+            let nodes: Vec<&Y> = m
+                .values()
+                .filter_map(|v| v.get("ros__parameters"))
+                .collect();
+            match nodes.as_slice() {
+                [] => doc.clone(),
+                [one] => (*one).clone(),
+                _ => bail!("holds parameters of several nodes; keep the player's only"),
+            }
+        }
+        Y::Null => return Ok(vec![]),
+        _ => bail!("expected a mapping of parameters"),
+    };
+    let Y::Mapping(params) = params else {
+        bail!("ros__parameters must be a mapping");
+    };
+    let command = <ConnArgs as Args>::augment_args(<PlayArgs as Args>::augment_args(
+        clap::Command::new("play"),
+    ));
+    let known: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    let mut flags = Vec::new();
+    for (k, v) in params.iter() {
+        let key = k.as_str().context("parameter names are strings")?;
+        let flag = key.replace('_', "-");
+        if flag == "sequence" || flag == "config" || !known.contains(&flag) {
+            bail!("unknown parameter `{key}` (the sequence is given on the command line; the others are `play --help`'s flags, with _ for -)");
+        }
+        let scalar = |v: &Y| -> Result<Option<String>> {
+            Ok(match v {
+                Y::Null => None,
+                Y::String(s) if s.is_empty() => None,
+                Y::String(s) => Some(s.clone()),
+                Y::Number(n) => Some(n.to_string()),
+                _ => bail!("`{key}`: expected a value, got {v:?}"),
+            })
+        };
+        match v {
+            Y::Bool(true) => flags.push(format!("--{flag}")),
+            Y::Bool(false) => {}
+            // `clock: 0` means no /clock, as rosbag2's `--clock` without a rate is off.
+            Y::Number(n) if flag == "clock" && n.as_f64() == Some(0.0) => {}
+            Y::Sequence(items) => {
+                for item in items {
+                    if let Some(s) = scalar(item)? {
+                        flags.push(format!("--{flag}"));
+                        flags.push(s);
+                    }
+                }
+            }
+            other => {
+                if let Some(s) = scalar(other)? {
+                    flags.push(format!("--{flag}"));
+                    flags.push(s);
+                }
+            }
+        }
+    }
+    Ok(flags)
 }
 
 fn seconds(flag: &str, s: f64) -> Result<Duration> {
@@ -271,5 +368,57 @@ fn exit_code(r: &PlayReport) -> ExitCode {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_params_file_becomes_flags_the_command_line_overrides() {
+        let flags = config_flags(
+            "rosbag2_player:\n  ros__parameters:\n    rate: 2.0\n    loop: true\n    start_paused: false\n    topics: [/imu, /gps]\n    clock: 0\n    regex: ''\n    server: fleet:6726\n",
+        )
+        .unwrap();
+        assert_eq!(
+            flags,
+            [
+                "--rate",
+                "2.0",
+                "--loop",
+                "--topics",
+                "/imu",
+                "--topics",
+                "/gps",
+                "--server",
+                "fleet:6726"
+            ]
+        );
+        assert!(config_flags("p:\n  ros__parameters:\n    rat: 2\n")
+            .unwrap_err()
+            .to_string()
+            .contains("rat"));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("play.yaml");
+        std::fs::write(&f, "rate: 2.0\n").unwrap();
+        let args: Vec<OsString> = [
+            "mosaico-bridge",
+            "play",
+            "seq",
+            "--config",
+            f.to_str().unwrap(),
+            "--rate",
+            "0.5",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        let cli = <super::super::Cli as clap::Parser>::try_parse_from(expand_config(args).unwrap())
+            .unwrap();
+        let super::super::Command::Play(a) = cli.command else {
+            panic!("play")
+        };
+        assert_eq!(a.rate, Rate::Factor(0.5), "the command line wins");
     }
 }

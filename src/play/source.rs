@@ -131,16 +131,32 @@ pub struct Message {
     pub cdr: Vec<u8>,
 }
 
+/// A topic's batch, flattened once, with its times.
+type Prepared = (Flat, Vec<i64>);
+
 struct Cursor {
-    stream: crate::data::get::TopicStream,
-    /// The batch being read (flattened once, with its times) and the next row of it.
-    batch: Option<(Flat, Vec<i64>, usize)>,
+    /// Batches prepared ahead by the topic's own task.
+    batches: tokio::sync::mpsc::Receiver<crate::error::Result<Prepared>>,
+    task: tokio::task::AbortHandle,
+    /// The batch being read and the next row of it.
+    batch: Option<(Prepared, usize)>,
     done: bool,
 }
 
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Batches each topic's task prepares ahead of the merge: the topics' streams are read, decoded
+/// and flattened in parallel, and overlap with encoding and publishing.
+const BATCHES_AHEAD: usize = 1;
+
 /// The selected topics of a sequence as one stream of messages in `timestamp_ns` order (ties go to
-/// the topic listed first). It holds one Arrow batch per topic and encodes a row only when it is
-/// taken, so memory does not grow with the size of the messages in a batch.
+/// the topic listed first). Each topic has a task that reads its stream and keeps at most
+/// [`BATCHES_AHEAD`] batch ready beside the one being merged and the one being read; a row is
+/// encoded only when it is taken, so memory does not grow with the size of the messages.
 pub struct Messages {
     pub topics: Vec<ReplayTopic>,
     cursors: Vec<Cursor>,
@@ -154,10 +170,28 @@ impl Messages {
         topics: &[(ReplayTopic, crate::handlers::TopicHandler)],
         range: crate::protocol::TimeRange,
     ) -> crate::error::Result<Messages> {
+        use futures::StreamExt;
         let mut cursors = Vec::with_capacity(topics.len());
         for (_, h) in topics {
+            let mut stream = h.stream(range).await?;
+            let (tx, batches) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
+            let task = tokio::spawn(async move {
+                while let Some(b) = stream.next().await {
+                    let prepared = b.map(|b| {
+                        let flat = Flat::new(&b);
+                        let times = (0..flat.rows())
+                            .map(|r| flat.row(r).i64("timestamp_ns"))
+                            .collect();
+                        (flat, times)
+                    });
+                    if tx.send(prepared).await.is_err() {
+                        break;
+                    }
+                }
+            });
             cursors.push(Cursor {
-                stream: h.stream(range).await?,
+                batches,
+                task: task.abort_handle(),
                 batch: None,
                 done: false,
             });
@@ -169,12 +203,11 @@ impl Messages {
         })
     }
 
-    /// The time of cursor `i`'s next row, reading its next batch if needed; `None` at its end.
+    /// The time of cursor `i`'s next row, taking its next batch if needed; `None` at its end.
     async fn head(&mut self, i: usize) -> crate::error::Result<Option<i64>> {
-        use futures::StreamExt;
         loop {
             let c = &mut self.cursors[i];
-            if let Some((_, times, row)) = &c.batch {
+            if let Some(((_, times), row)) = &c.batch {
                 if let Some(t) = times.get(*row) {
                     return Ok(Some(*t));
                 }
@@ -183,15 +216,9 @@ impl Messages {
             if c.done {
                 return Ok(None);
             }
-            match c.stream.next().await {
+            match c.batches.recv().await {
                 None => c.done = true,
-                Some(b) => {
-                    let flat = Flat::new(&b?);
-                    let times = (0..flat.rows())
-                        .map(|r| flat.row(r).i64("timestamp_ns"))
-                        .collect();
-                    c.batch = Some((flat, times, 0));
-                }
+                Some(b) => c.batch = Some((b?, 0)),
             }
         }
     }
@@ -211,7 +238,7 @@ impl Messages {
             let Some((timestamp_ns, i)) = best else {
                 return Ok(None);
             };
-            let (flat, _, row) = self.cursors[i].batch.as_mut().expect("head seen");
+            let ((flat, _), row) = self.cursors[i].batch.as_mut().expect("head seen");
             let encoded = self.topics[i].encode_row(flat, *row);
             *row += 1;
             match encoded {

@@ -122,31 +122,64 @@ fn sorted_rows(
     t: &Topic,
     window: (Option<i64>, Option<i64>),
 ) -> Result<Option<RecordBatch>, Status> {
+    let parts = sorted_parts(t, window)?;
+    match (&t.schema, parts.len()) {
+        (_, 0) => Ok(None),
+        (_, 1) => Ok(parts.into_iter().next()),
+        (Some(schema), _) => concat_batches(schema, &parts)
+            .map(Some)
+            .map_err(|e| Status::internal(format!("query error :: {e}"))),
+        (None, _) => Ok(None),
+    }
+}
+
+fn timestamps(b: &RecordBatch) -> Result<&arrow::array::Int64Array, Status> {
+    b.column_by_name("timestamp_ns")
+        .and_then(|c| c.as_any().downcast_ref::<arrow::array::Int64Array>())
+        .ok_or_else(|| Status::internal("query error :: no timestamp_ns"))
+}
+
+/// The topic's rows in `timestamp_ns` order, within `window`: the stored batches themselves when
+/// they were written in order (the usual case: no copy), else one sorted batch.
+fn sorted_parts(t: &Topic, window: (Option<i64>, Option<i64>)) -> Result<Vec<RecordBatch>, Status> {
     let Some(schema) = &t.schema else {
-        return Ok(None);
+        return Ok(vec![]);
     };
     if !t.has_data() {
-        return Ok(None);
+        return Ok(vec![]);
     }
-    let all = concat_batches(schema, &t.batches)
-        .map_err(|e| Status::internal(format!("query error :: {e}")))?;
-    let ts = all
-        .column_by_name("timestamp_ns")
-        .ok_or_else(|| Status::internal("query error :: no timestamp_ns"))?;
-    let idx = sort_to_indices(ts, None, None)
-        .map_err(|e| Status::internal(format!("query error :: {e}")))?;
-    let sorted = take_record_batch(&all, &idx)
-        .map_err(|e| Status::internal(format!("query error :: {e}")))?;
+    let mut last = i64::MIN;
+    let mut in_order = true;
+    for b in &t.batches {
+        let ts = timestamps(b)?;
+        if ts.is_empty() {
+            continue;
+        }
+        in_order &= ts.value(0) >= last && ts.values().windows(2).all(|w| w[0] <= w[1]);
+        last = ts.value(ts.len() - 1);
+    }
+    let parts = if in_order {
+        t.batches.clone()
+    } else {
+        let all = concat_batches(schema, &t.batches)
+            .map_err(|e| Status::internal(format!("query error :: {e}")))?;
+        let idx = sort_to_indices(timestamps(&all)?, None, None)
+            .map_err(|e| Status::internal(format!("query error :: {e}")))?;
+        vec![take_record_batch(&all, &idx)
+            .map_err(|e| Status::internal(format!("query error :: {e}")))?]
+    };
     if window == (None, None) {
-        return Ok(Some(sorted));
+        return Ok(parts);
     }
     let r = crate::protocol::TimeRange {
         start_ns: window.0,
         end_ns: window.1,
     };
-    crate::data::get::window(sorted, r)
-        .map(Some)
-        .map_err(|e| Status::internal(e.to_string()))
+    parts
+        .into_iter()
+        .map(|b| crate::data::get::window(b, r).map_err(|e| Status::internal(e.to_string())))
+        .filter(|b| !b.as_ref().is_ok_and(|b| b.num_rows() == 0))
+        .collect()
 }
 
 fn with_metadata(schema: &Schema, meta: HashMap<String, String>) -> SchemaRef {
@@ -555,7 +588,7 @@ impl FlightService for MosaicoFlight {
             }
         };
         let span = info_span!("do_get", topic = %locator).entered();
-        let (batch, schema, meta, target_rows) = {
+        let (parts, schema, meta, target_rows) = {
             let mut store = self.store.lock().expect("store");
             let t = store.topics.get(&locator).ok_or_else(|| {
                 Status::internal(format!(
@@ -565,7 +598,7 @@ impl FlightService for MosaicoFlight {
             let schema = t.schema.clone().filter(|_| t.has_data()).ok_or_else(|| {
                 Status::internal(format!("query error :: Schema error: No field named timestamp_ns (topic `{locator}` has no data)"))
             })?;
-            let batch = sorted_rows(t, window)?;
+            let parts = sorted_parts(t, window)?;
             let meta = if self.config.generation == Generation::Legacy {
                 legacy_topic_meta(t)
             } else {
@@ -580,32 +613,36 @@ impl FlightService for MosaicoFlight {
                 store.dead = true;
                 return Err(status(Fault::Dead));
             }
-            (batch, schema, meta, rows.max(1))
+            (parts, schema, meta, rows.max(1))
         };
         let legacy = self.config.generation == Generation::Legacy;
         let view_schema = view_types(&RecordBatch::new_empty(schema))?.schema();
         let out_schema = with_metadata(&view_schema, meta);
-        let mut batches = Vec::new();
-        if let Some(b) = batch {
-            let mut off = 0;
-            while off < b.num_rows() {
-                let n = target_rows.min(b.num_rows() - off);
-                let mut v = view_types(&b.slice(off, n))?;
-                if legacy {
-                    let cols = v.columns().iter().map(nulls_into_children).collect();
-                    v = RecordBatch::try_new(v.schema(), cols).map_err(FlightError::Arrow)?;
-                }
-                batches.push(Ok(RecordBatch::try_new(
-                    out_schema.clone(),
-                    v.columns().to_vec(),
-                )
-                .map_err(FlightError::Arrow)?));
-                off += n;
+        // Slices of at most `target_rows`, converted as the stream is read (not all up front), so
+        // the first batch leaves at once and conversion overlaps the transfer.
+        let slices = parts.into_iter().flat_map(move |b| {
+            (0..b.num_rows())
+                .step_by(target_rows)
+                .map(move |off| b.slice(off, target_rows.min(b.num_rows() - off)))
+                .collect::<Vec<_>>()
+        });
+        let out_schema_c = out_schema.clone();
+        let convert = move |slice: RecordBatch| -> Result<RecordBatch, FlightError> {
+            let tonic = |s: Status| FlightError::Tonic(Box::new(s));
+            let mut v = view_types(&slice).map_err(tonic)?;
+            if legacy {
+                let cols = v.columns().iter().map(nulls_into_children).collect();
+                v = RecordBatch::try_new(v.schema(), cols)?;
             }
-        }
+            Ok(RecordBatch::try_new(
+                out_schema_c.clone(),
+                v.columns().to_vec(),
+            )?)
+        };
+        let batches = stream::iter(slices).map(convert);
         let stream = FlightDataEncoderBuilder::new()
             .with_schema(out_schema)
-            .build(stream::iter(batches))
+            .build(batches)
             .map_err(|e| Status::internal(format!("flight encoding error: {e}")));
         drop(span);
         Ok(Response::new(stream.boxed()))

@@ -21,6 +21,14 @@ fn cdr<M: RosMessage>(m: M) -> Result<Vec<u8>, String> {
     Ok(m.to_cdr(Endian::Little))
 }
 
+/// [`cdr`] for messages carrying a blob of `blob` bytes: the buffer is sized once, not grown by
+/// doubling (each doubling of a multi-megabyte buffer is a copy and fresh pages to fault in).
+fn cdr_sized<M: RosMessage>(m: M, blob: usize) -> Result<Vec<u8>, String> {
+    let mut w = crate::ros::cdr::CdrWriter::with_capacity(Endian::Little, blob + 512);
+    crate::ros::cdr::CdrCodec::write(&m, &mut w);
+    Ok(w.finish())
+}
+
 /// The SDK class of an ontology tag, in either generation's spelling, built-in or extension.
 pub fn class_of_tag(tag: &str) -> Option<&'static str> {
     [Generation::Current, Generation::Legacy]
@@ -284,23 +292,33 @@ fn image(r: &Row<'_>) -> Result<Vec<u8>, String> {
             "the frame is stored compressed ({format}); replay it as sensor_msgs/msg/CompressedImage with --type TOPIC=sensor_msgs/msg/CompressedImage"
         ));
     }
-    cdr(sm::Image {
-        header: r.header("header"),
-        height: r.u32("height"),
-        width: r.u32("width"),
-        encoding: r.string("encoding"),
-        is_bigendian: r.bool("is_bigendian") as u8,
-        step: r.u32("stride"),
-        data: bytes::Bytes::copy_from_slice(r.bytes("data")),
-    })
+    let data = r.shared_bytes("data");
+    let blob = data.len();
+    cdr_sized(
+        sm::Image {
+            header: r.header("header"),
+            height: r.u32("height"),
+            width: r.u32("width"),
+            encoding: r.string("encoding"),
+            is_bigendian: r.bool("is_bigendian") as u8,
+            step: r.u32("stride"),
+            data,
+        },
+        blob,
+    )
 }
 
 fn compressed_image(r: &Row<'_>) -> Result<Vec<u8>, String> {
-    cdr(sm::CompressedImage {
-        header: r.header("header"),
-        format: r.string("format"),
-        data: bytes::Bytes::copy_from_slice(r.bytes("data")),
-    })
+    let data = r.shared_bytes("data");
+    let blob = data.len();
+    cdr_sized(
+        sm::CompressedImage {
+            header: r.header("header"),
+            format: r.string("format"),
+            data,
+        },
+        blob,
+    )
 }
 
 fn transform(r: &Row<'_>) -> gm::TransformStamped {
@@ -351,17 +369,22 @@ fn point_cloud(r: &Row<'_>) -> Result<Vec<u8>, String> {
             count: f.u32("fields.item.count"),
         })
         .collect();
-    cdr(sm::PointCloud2 {
-        header: r.header("header"),
-        height: r.u32("height"),
-        width: r.u32("width"),
-        fields,
-        is_bigendian: r.bool("is_bigendian"),
-        point_step: r.u32("point_step"),
-        row_step: r.u32("row_step"),
-        data: bytes::Bytes::copy_from_slice(r.bytes("data")),
-        is_dense: r.bool("is_dense"),
-    })
+    let data = r.shared_bytes("data");
+    let blob = data.len();
+    cdr_sized(
+        sm::PointCloud2 {
+            header: r.header("header"),
+            height: r.u32("height"),
+            width: r.u32("width"),
+            fields,
+            is_bigendian: r.bool("is_bigendian"),
+            point_step: r.u32("point_step"),
+            row_step: r.u32("row_step"),
+            data,
+            is_dense: r.bool("is_dense"),
+        },
+        blob,
+    )
 }
 
 fn laser_scan(r: &Row<'_>) -> Result<Vec<u8>, String> {

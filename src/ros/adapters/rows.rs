@@ -19,6 +19,15 @@ use crate::ros::msgs::builtin_interfaces::Time;
 use crate::ros::msgs::geometry_msgs::{Point, Quaternion, Vector3};
 use crate::ros::msgs::std_msgs::Header;
 
+/// An Arrow buffer as the owner of a `bytes::Bytes`.
+struct ArrowBytes(arrow::buffer::Buffer);
+
+impl AsRef<[u8]> for ArrowBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
 /// A batch flattened by path.
 pub struct Flat {
     leaves: HashMap<String, ArrayRef>,
@@ -159,6 +168,26 @@ impl<'a> Row<'a> {
         } else {
             &[]
         }
+    }
+
+    /// [`Row::bytes`] as shared memory: a view of the Arrow buffer, no copy.
+    pub fn shared_bytes(&self, p: &str) -> bytes::Bytes {
+        let Some(a) = self.leaf(p) else {
+            return bytes::Bytes::new();
+        };
+        let (values, o) = if let Some(b) = a.as_any().downcast_ref::<BinaryArray>() {
+            let o = b.value_offsets();
+            (b.values(), o[self.i] as usize..o[self.i + 1] as usize)
+        } else if let Some(b) = a.as_any().downcast_ref::<LargeBinaryArray>() {
+            let o = b.value_offsets();
+            (b.values(), o[self.i] as usize..o[self.i + 1] as usize)
+        } else {
+            return bytes::Bytes::new();
+        };
+        if a.is_null(self.i) {
+            return bytes::Bytes::new();
+        }
+        bytes::Bytes::from_owner(ArrowBytes(values.slice_with_length(o.start, o.len())))
     }
 
     /// The value range of the list at `p` in its values array.
