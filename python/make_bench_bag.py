@@ -26,8 +26,11 @@ import sys
 import time
 
 import numpy as np
+from rosbags.interfaces import QosDurability, QosReliability
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
+
+from make_bag import qos  # the offered-QoS record, as rosbags writes it
 
 T0 = 1_700_000_000_000_000_000
 ts = get_typestore(Stores.ROS2_JAZZY)
@@ -112,6 +115,9 @@ class Gen:
         return tf_msg(t, [("odom", "base_link", (0.01 * i, 0.0, 0.0)), ("map", "odom", (1.0, 2.0, 0.0))])
 
 
+SENSORS = ("/camera/image_raw", "/points", "/imu")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("out", help="bag directory to create (must not exist)")
@@ -121,6 +127,10 @@ def main():
     p.add_argument("--points-hz", type=float, default=10.0)
     p.add_argument("--gps-hz", type=float, default=10.0)
     p.add_argument("--tf-hz", type=float, default=50.0)
+    p.add_argument("--sensor-qos", action="store_true",
+                   help="record the QoS a robot's drivers offer: camera, LIDAR and IMU best effort depth 5 (ROS "
+                        "sensor data), the rest reliable depth 10, /tf_static transient local depth 1; without it "
+                        "the bag holds no QoS (players then offer reliable depth 10)")
     a = p.parse_args()
 
     g = Gen()
@@ -141,8 +151,17 @@ def main():
     started = time.monotonic()
     counts = {"/tf_static": 1}
     with Writer(a.out, version=8, storage_plugin=StoragePlugin.MCAP) as w:
-        conns = [w.add_connection(topic, typ, typestore=ts) for topic, typ, _, _ in plan]
-        static = w.add_connection("/tf_static", "tf2_msgs/msg/TFMessage", typestore=ts)
+        def offered(topic):
+            if not a.sensor_qos:
+                return {}
+            if topic in SENSORS:
+                return {"offered_qos_profiles": [qos(QosReliability.BEST_EFFORT, QosDurability.VOLATILE, 5)]}
+            if topic == "/tf_static":
+                return {"offered_qos_profiles": [qos(QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, 1)]}
+            return {"offered_qos_profiles": [qos(QosReliability.RELIABLE, QosDurability.VOLATILE, 10)]}
+
+        conns = [w.add_connection(topic, typ, typestore=ts, **offered(topic)) for topic, typ, _, _ in plan]
+        static = w.add_connection("/tf_static", "tf2_msgs/msg/TFMessage", typestore=ts, **offered("/tf_static"))
         w.write(static, T0, ts.serialize_cdr(tf_msg(T0, [
             ("base_link", "camera_optical_frame", (0.2, 0.0, 0.5)), ("base_link", "imu_link", (0.0, 0.0, 0.1)),
             ("base_link", "lidar_link", (0.0, 0.0, 0.8)), ("base_link", "gps_link", (-0.1, 0.0, 1.0))]),

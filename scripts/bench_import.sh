@@ -39,59 +39,12 @@ VENV=${VENV:-$ROOT/.venv}
 PY=$VENV/bin/python
 INJECTOR=$VENV/bin/mosaicolabs.ros_injector
 BIN=${BIN:-$ROOT/target/release/mosaico-bridge}
-[ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install -y time" >&2; exit 2; }
 [ -x "$INJECTOR" ] || { echo "no $INJECTOR (pip install mosaicolabs into $VENV)" >&2; exit 2; }
-if [ -z "${SKIP_BUILD:-}" ] && [ "$BIN" = "$ROOT/target/release/mosaico-bridge" ]; then
-    cargo build --quiet --release --bin mosaico-bridge
-fi
-
-mkdir -p "$BENCH_DIR"
-OUT=$BENCH_DIR/import-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$OUT"
-
-# --- the bag -------------------------------------------------------------------------------
-if [ -z "${BAG:-}" ]; then
-    BAGDIR=$BENCH_DIR/bag_${BAG_DURATION}s
-    if [ ! -f "$BAGDIR.json" ]; then
-        rm -rf "$BAGDIR"
-        echo "generating $BAGDIR ..." >&2
-        "$PY" python/make_bench_bag.py "$BAGDIR" --duration "$BAG_DURATION" >"$BAGDIR.json.tmp"
-        mv "$BAGDIR.json.tmp" "$BAGDIR.json"
-    fi
-    BAG=$(ls "$BAGDIR"/*.mcap)
-fi
-BAG_BYTES=$(stat -c %s "$BAG")
-BAG_MSGS=$("$PY" -c '
-import sys
-from rosbags.highlevel import AnyReader
-from pathlib import Path
-with AnyReader([Path(sys.argv[1]).parent]) as r:
-    print(sum(c.msgcount for c in r.connections))' "$BAG")
+source scripts/bench_common.sh
+build_release
+OUT=$(new_out import)
+ensure_bag
 echo "bag $BAG: $BAG_BYTES bytes, $BAG_MSGS messages" | tee "$OUT/summary.txt"
-
-# --- helpers -------------------------------------------------------------------------------
-SERVER=
-stop_server() {
-    if [ -n "$SERVER" ]; then
-        kill "$SERVER" 2>/dev/null || true
-        wait "$SERVER" 2>/dev/null || true
-        SERVER=
-    fi
-}
-trap stop_server EXIT
-trap 'exit 130' INT TERM
-
-start_server() {
-    "$BIN" dev-server --listen "127.0.0.1:$PORT" >"$OUT/server-$1.log" 2>&1 &
-    SERVER=$!
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
-        kill -0 "$SERVER" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "dev server did not start (see $OUT/server-$1.log)" >&2
-    exit 1
-}
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, clock ticks
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -131,13 +84,9 @@ run_one() {
 }
 
 # --- the runs ------------------------------------------------------------------------------
-{
-    echo "host: $(nproc) cores, $(free -g | awk '/^Mem/ {print $2}') GB; binary $BIN"
-    echo "before: $(uptime)"
-    top -bn1 | sed -n '7,14p'
-} >>"$OUT/summary.txt"
+host_line >>"$OUT/summary.txt"
 for run in $(seq "$RUNS"); do
-    start_server "$run"
+    start_dev_server "$run"
     cat "$BAG" >/dev/null  # the bag in the page cache for both importers
     order=$TOOLS
     [ $((run % 2)) = 0 ] && order=$(echo "$TOOLS" | tr ' ' '\n' | tac | tr '\n' ' ')

@@ -9,8 +9,11 @@
 # Runs (bags written by python/make_bench_bag.py, imported with `mosaico-bridge import`):
 #   imu     IMU @ 1 kHz alone, played at 1x
 #   mixed   1080p rgb8 Image @ 30 Hz + PointCloud2 128x2048 @ 10 Hz + IMU @ 1 kHz (+ GPS, TF),
-#           played at 1x
-#   max-S   the mixed sequence at --rate max with --read-ahead-bytes S, for S in READ_AHEAD
+#           played at 1x; the bag holds no QoS, so every topic is offered reliable depth 10
+#   sensor  the same with the QoS a robot's drivers offer (camera, LIDAR, IMU best effort depth 5;
+#           make_bench_bag.py --sensor-qos), played at 1x
+#   max-S   the sensor sequence at --rate max with --read-ahead-bytes S, for S in READ_AHEAD
+#   max-reliable  the mixed sequence at --rate max (default read-ahead)
 # Reported per run: the subscriber's lateness p50/p99/max (all topics and IMU alone), what arrived
 # of what the bag holds, the player's own late count, its wall time and peak RSS (GNU time), and
 # for --rate max the throughput (bytes of the bag / playing time).
@@ -55,12 +58,14 @@ echo "bags ($DURATION s each) in $OUT"
     --imu-hz 1000 --gps-hz 0 --tf-hz 0 > "$OUT/imu_bag.json"
 "$PY" python/make_bench_bag.py "$OUT/mixed_bag" --duration "$DURATION" --image-hz 30 --points-hz 10 \
     --imu-hz 1000 > "$OUT/mixed_bag.json"
+"$PY" python/make_bench_bag.py "$OUT/sensor_bag" --duration "$DURATION" --image-hz 30 --points-hz 10 \
+    --imu-hz 1000 --sensor-qos > "$OUT/sensor_bag.json"
 
 in_ns "$BIN" dev-server --listen "127.0.0.1:$PORT" > "$OUT/server.log" 2>&1 &
 SERVER=$!
 sleep 1
 S=127.0.0.1:$PORT
-for b in imu mixed; do
+for b in imu mixed sensor; do
     in_ns "$BIN" --server "$S" import "$OUT/${b}_bag/${b}_bag.mcap" --sequence "bench_$b" > "$OUT/import_$b.log" 2>&1
 done
 
@@ -98,7 +103,9 @@ PY
 
 run imu bench_imu "$OUT/imu_bag"
 run mixed bench_mixed "$OUT/mixed_bag"
+run sensor bench_sensor "$OUT/sensor_bag"
 for ra in $READ_AHEAD; do
-    RATE=1 run "max-$ra" bench_mixed "$OUT/mixed_bag" --rate max --read-ahead-bytes "$ra"
+    run "max-$ra" bench_sensor "$OUT/sensor_bag" --rate max --read-ahead-bytes "$ra"
 done
+run max-reliable bench_mixed "$OUT/mixed_bag" --rate max
 echo "summary: $OUT/summary.txt"
