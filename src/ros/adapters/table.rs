@@ -4,9 +4,9 @@
 //! [`super::family`].
 
 use super::family::{
-    camera_info, frame_transform, geometry as geo, gps, image, imu, joint_state, joy, laser_scan,
-    magnetometer, motion_state, nmea, point_cloud, range, std_scalars as scalar, time, value,
-    Encoder,
+    battery, camera_info, frame_transform, geometry as geo, gps, image, imu, joint_state, joy,
+    laser_scan, magnetometer, motion_state, nmea, point_cloud, range, std_scalars as scalar, time,
+    value, Encoder,
 };
 use super::{AdapterOptions, Convert};
 use crate::ontology::Ontology;
@@ -83,7 +83,7 @@ pub(crate) fn build(
         "sensor_msgs/msg/CameraInfo" => ("CameraInfo", camera_info::camera_info(gen)),
         "sensor_msgs/msg/RegionOfInterest" => ("ROI", camera_info::region_of_interest(gen)),
         "sensor_msgs/msg/JointState" => ("RobotJoint", joint_state::decoder(gen)),
-        "sensor_msgs/msg/BatteryState" => ("BatteryState", super::family::battery::decoder(gen)),
+        "sensor_msgs/msg/BatteryState" => ("BatteryState", battery::decoder(gen)),
         "nmea_msgs/msg/Sentence" => ("NMEASentence", nmea::decoder(gen)),
         "sensor_msgs/msg/MagneticField" => ("Magnetometer", magnetometer::decoder(gen)),
         "sensor_msgs/msg/PointCloud2" => ("PointCloud2", point_cloud::decoder(gen)),
@@ -103,7 +103,19 @@ pub fn encoder_for(ros_type: &str) -> Option<Encoder> {
     Some(match ros_type {
         "std_msgs/msg/String" => scalar::encode_string,
         "std_msgs/msg/Bool" => scalar::encode_bool,
+        "std_msgs/msg/Int8" => scalar::encode_int8,
+        "std_msgs/msg/Int16" => scalar::encode_int16,
+        "std_msgs/msg/Int32" => scalar::encode_int32,
+        "std_msgs/msg/Int64" => scalar::encode_int64,
+        "std_msgs/msg/UInt8" => scalar::encode_uint8,
+        "std_msgs/msg/UInt16" => scalar::encode_uint16,
+        "std_msgs/msg/UInt32" => scalar::encode_uint32,
+        "std_msgs/msg/UInt64" => scalar::encode_uint64,
+        "std_msgs/msg/Float32" => scalar::encode_float32,
         "std_msgs/msg/Float64" => scalar::encode_float64,
+        "std_msgs/msg/Header" => time::encode_header,
+        "builtin_interfaces/msg/Time" => time::encode_time,
+        "builtin_interfaces/msg/Duration" => time::encode_duration,
 
         "geometry_msgs/msg/Vector3" => geo::encode_vector3,
         "geometry_msgs/msg/Vector3Stamped" => geo::encode_vector3_stamped,
@@ -132,9 +144,15 @@ pub fn encoder_for(ros_type: &str) -> Option<Encoder> {
 
         "sensor_msgs/msg/Imu" => imu::encode,
         "sensor_msgs/msg/NavSatFix" => gps::encode_nav_sat_fix,
+        "sensor_msgs/msg/NavSatStatus" => gps::encode_nav_sat_status,
         "sensor_msgs/msg/Image" => image::encode_image,
         "sensor_msgs/msg/CompressedImage" => image::encode_compressed_image,
+        "sensor_msgs/msg/CameraInfo" => camera_info::encode_camera_info,
+        "sensor_msgs/msg/RegionOfInterest" => camera_info::encode_region_of_interest,
         "sensor_msgs/msg/JointState" => joint_state::encode,
+        "sensor_msgs/msg/BatteryState" => battery::encode,
+        "nmea_msgs/msg/Sentence" => nmea::encode,
+        "sensor_msgs/msg/Range" => range::encode,
         "sensor_msgs/msg/MagneticField" => magnetometer::encode,
         "sensor_msgs/msg/PointCloud2" => point_cloud::encode,
         "sensor_msgs/msg/LaserScan" => laser_scan::encode,
@@ -175,6 +193,26 @@ pub fn ros_type_of_tag(tag: &str) -> Option<&'static str> {
         "String" => stdm::String::TYPE_NAME,
         "Boolean" => stdm::Bool::TYPE_NAME,
         "Floating64" => stdm::Float64::TYPE_NAME,
+        "Floating32" => stdm::Float32::TYPE_NAME,
+        "Integer8" => stdm::Int8::TYPE_NAME,
+        "Integer16" => stdm::Int16::TYPE_NAME,
+        "Integer32" => stdm::Int32::TYPE_NAME,
+        "Integer64" => stdm::Int64::TYPE_NAME,
+        "Unsigned8" => stdm::UInt8::TYPE_NAME,
+        "Unsigned16" => stdm::UInt16::TYPE_NAME,
+        "Unsigned32" => stdm::UInt32::TYPE_NAME,
+        "Unsigned64" => stdm::UInt64::TYPE_NAME,
+        "Header" => stdm::Header::TYPE_NAME,
+        "Time" => crate::ros::msgs::builtin_interfaces::Time::TYPE_NAME,
+        "Duration" => crate::ros::msgs::builtin_interfaces::Duration::TYPE_NAME,
+        "GPSStatus" => sm::NavSatStatus::TYPE_NAME,
+        "CameraInfo" => sm::CameraInfo::TYPE_NAME,
+        "ROI" => sm::RegionOfInterest::TYPE_NAME,
+        "RobotJoint" => sm::JointState::TYPE_NAME,
+        "BatteryState" => sm::BatteryState::TYPE_NAME,
+        "NMEASentence" => crate::ros::msgs::nmea_msgs::Sentence::TYPE_NAME,
+        "Range" => sm::Range::TYPE_NAME,
+        "Joy" => sm::Joy::TYPE_NAME,
         _ => return None,
     })
 }
@@ -204,6 +242,35 @@ mod tests {
                 assert_eq!(ros_type_of_tag(&ty.tag).is_some(), class != "RosMessageCdr");
             }
         }
+    }
+
+    /// One list per direction, and neither may forget a type: every ROS type with a typed mapping
+    /// on some generation has an encoder, and every ontology tag the tag table knows replays as a
+    /// ROS type that decodes back into that tag's class.
+    #[test]
+    fn every_typed_ros_type_has_an_encoder() {
+        let opts = AdapterOptions::default();
+        let mut missing = Vec::new();
+        let mut typed = 0;
+        for ty in crate::ros::msgs::TYPE_NAMES {
+            for gen in [Generation::Legacy, Generation::Current] {
+                let Some((class, _)) = build(ty, gen, &opts) else {
+                    continue;
+                };
+                typed += 1;
+                if encoder_for(ty).is_none() {
+                    missing.push(format!("{ty} ({class} on {gen})"));
+                }
+                let ty_tag = &Ontology::class_or_extension(gen, class).unwrap().tag;
+                if let Some(back) = ros_type_of_tag(ty_tag) {
+                    let (back_class, _) = build(back, gen, &opts)
+                        .unwrap_or_else(|| panic!("tag {ty_tag} replays as {back}, not typed"));
+                    assert_eq!(back_class, class, "tag {ty_tag} replays as {back}");
+                }
+            }
+        }
+        assert!(missing.is_empty(), "typed without an encoder: {missing:?}");
+        assert!(typed > 100, "{typed}");
     }
 
     /// decode → encode gives back the bytes for the types whose mapping is lossless.

@@ -3,9 +3,10 @@
 use arrow::array::{BooleanBuilder, Float32Builder, ListBuilder, StringBuilder, UInt8Builder};
 use std::sync::Arc;
 
-use super::{conv, Family};
+use super::{cdr, conv, Family};
 use crate::protocol::Generation;
 use crate::ros::adapters::columns::{put_prim, Columns, HeaderB};
+use crate::ros::adapters::rows::Row;
 use crate::ros::adapters::Convert;
 use crate::ros::msgs::sensor_msgs as sm;
 
@@ -103,4 +104,27 @@ pub(crate) fn decoder(gen: Generation) -> Box<dyn Convert> {
         },
         |m| Some(&m.header),
     )
+}
+
+pub(crate) fn encode(r: &Row<'_>) -> Result<Vec<u8>, String> {
+    // a null measurement is ROS's NaN, "unmeasured"
+    let f = |n: &str| r.opt_f32(n).unwrap_or(f32::NAN);
+    cdr(sm::BatteryState {
+        header: r.header("header"),
+        voltage: f("voltage"),
+        temperature: f("temperature"),
+        current: f("current"),
+        charge: f("charge"),
+        capacity: f("capacity"),
+        design_capacity: f("design_capacity"),
+        percentage: f("percentage"),
+        power_supply_status: r.u8("power_supply_status"),
+        power_supply_health: r.u8("power_supply_health"),
+        power_supply_technology: r.u8("power_supply_technology"),
+        present: r.bool("present"),
+        cell_voltage: r.f32s("cell_voltage"),
+        cell_temperature: r.f32s("cell_temperature"),
+        location: r.string("location"),
+        serial_number: r.string("serial_number"),
+    })
 }

@@ -7,10 +7,12 @@ use arrow::array::{
     BooleanBuilder, FixedSizeListBuilder, Float64Builder, ListBuilder, StringBuilder, UInt32Builder,
 };
 
-use super::{conv, no_header, Family};
+use super::{cdr, conv, no_header, Family};
 use crate::protocol::Generation;
 use crate::ros::adapters::columns::{join, Columns, F64List, HeaderB, Validity, VecB};
+use crate::ros::adapters::rows::Row;
 use crate::ros::adapters::Convert;
+use crate::ros::cdr::Array;
 use crate::ros::msgs::sensor_msgs as sm;
 
 struct CameraInfoF {
@@ -140,4 +142,44 @@ pub(crate) fn region_of_interest(gen: Generation) -> Box<dyn Convert> {
         },
         no_header,
     )
+}
+
+/// The ROI at `p`; a null one (CameraInfo's "full image") is all zeros.
+fn roi_at(r: &Row<'_>, p: &str) -> sm::RegionOfInterest {
+    if !p.is_empty() && !r.present(p) {
+        return sm::RegionOfInterest::default();
+    }
+    sm::RegionOfInterest {
+        x_offset: r.u32(&join(p, "offset.x")),
+        y_offset: r.u32(&join(p, "offset.y")),
+        height: r.u32(&join(p, "height")),
+        width: r.u32(&join(p, "width")),
+        do_rectify: r.bool(&join(p, "do_rectify")),
+    }
+}
+
+pub(crate) fn encode_camera_info(r: &Row<'_>) -> Result<Vec<u8>, String> {
+    // a null binning is "no binning", which ROS spells 0 (or 1)
+    let (binning_x, binning_y) = if r.present("binning") {
+        (r.u32("binning.x"), r.u32("binning.y"))
+    } else {
+        (0, 0)
+    };
+    cdr(sm::CameraInfo {
+        header: r.header("header"),
+        height: r.u32("height"),
+        width: r.u32("width"),
+        distortion_model: r.string("distortion_model"),
+        d: r.f64s("distortion_parameters"),
+        k: Array(r.cov("intrinsic_parameters")),
+        r: Array(r.cov("rectification_parameters")),
+        p: Array(r.cov("projection_parameters")),
+        binning_x,
+        binning_y,
+        roi: roi_at(r, "roi"),
+    })
+}
+
+pub(crate) fn encode_region_of_interest(r: &Row<'_>) -> Result<Vec<u8>, String> {
+    cdr(roi_at(r, ""))
 }

@@ -100,3 +100,10 @@ pub(crate) fn nav_sat_status(gen: Generation) -> Box<dyn Convert> {
         no_header,
     )
 }
+
+pub(crate) fn encode_nav_sat_status(r: &Row<'_>) -> Result<Vec<u8>, String> {
+    cdr(sm::NavSatStatus {
+        status: r.i8("status"),
+        service: r.u16("service"),
+    })
+}

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use arrow::array::StringBuilder;
 
-use super::{conv, Family};
+use super::{cdr, conv, Family};
 use crate::protocol::Generation;
 use crate::ros::adapters::columns::{Columns, HeaderB};
+use crate::ros::adapters::rows::Row;
 use crate::ros::adapters::Convert;
 use crate::ros::msgs::nmea_msgs;
 
@@ -36,4 +37,11 @@ pub(crate) fn decoder(gen: Generation) -> Box<dyn Convert> {
         },
         |m| Some(&m.header),
     )
+}
+
+pub(crate) fn encode(r: &Row<'_>) -> Result<Vec<u8>, String> {
+    cdr(nmea_msgs::Sentence {
+        header: r.header("header"),
+        sentence: r.string("sentence"),
+    })
 }

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use arrow::array::{Float32Builder, Float64Builder, UInt8Builder};
 
-use super::{conv, Family};
+use super::{cdr, conv, Family};
 use crate::protocol::Generation;
 use crate::ros::adapters::columns::{put_prim, Columns, HeaderB};
+use crate::ros::adapters::rows::Row;
 use crate::ros::adapters::Convert;
 use crate::ros::msgs::sensor_msgs as sm;
 
@@ -54,4 +55,17 @@ pub(crate) fn decoder(gen: Generation) -> Box<dyn Convert> {
         },
         |m| Some(&m.header),
     )
+}
+
+pub(crate) fn encode(r: &Row<'_>) -> Result<Vec<u8>, String> {
+    cdr(sm::Range {
+        header: r.header("header"),
+        radiation_type: r.u8("radiation_type"),
+        field_of_view: r.f32("field_of_view"),
+        min_range: r.f32("min_range"),
+        max_range: r.f32("max_range"),
+        range: r.f32("range"),
+        // stored null when not positive ("unknown")
+        variance: r.opt_f64("variance").unwrap_or(0.0) as f32,
+    })
 }

@@ -96,30 +96,29 @@ fn scalar<M: RosMessage, T: ArrowPrimitiveType>(
     )
 }
 
-/// The decoder `$dec` of a numeric wrapper `$msg` (Arrow type `$arrow`).
+/// The decoder `$dec` and encoder `$enc` of a numeric wrapper `$msg` (Arrow type `$arrow`, read
+/// back with `Row::$get`).
 macro_rules! numeric {
-    ($($dec:ident: $msg:ident, $arrow:ty;)*) => {$(
+    ($($dec:ident, $enc:ident: $msg:ident, $arrow:ty, $get:ident;)*) => {$(
         pub(crate) fn $dec(gen: Generation) -> Box<dyn Convert> {
             scalar::<stdm::$msg, $arrow>(gen, |m| m.data)
+        }
+
+        pub(crate) fn $enc(r: &Row<'_>) -> Result<Vec<u8>, String> {
+            cdr(stdm::$msg { data: r.$get("data") })
         }
     )*};
 }
 
 numeric! {
-    int8: Int8, Int8Type;
-    int16: Int16, Int16Type;
-    int32: Int32, Int32Type;
-    int64: Int64, Int64Type;
-    uint8: UInt8, UInt8Type;
-    uint16: UInt16, UInt16Type;
-    uint32: UInt32, UInt32Type;
-    uint64: UInt64, UInt64Type;
-    float32: Float32, Float32Type;
-    float64: Float64, Float64Type;
-}
-
-pub(crate) fn encode_float64(r: &Row<'_>) -> Result<Vec<u8>, String> {
-    cdr(stdm::Float64 {
-        data: r.f64("data"),
-    })
+    int8, encode_int8: Int8, Int8Type, i8;
+    int16, encode_int16: Int16, Int16Type, i16;
+    int32, encode_int32: Int32, Int32Type, i32;
+    int64, encode_int64: Int64, Int64Type, i64;
+    uint8, encode_uint8: UInt8, UInt8Type, u8;
+    uint16, encode_uint16: UInt16, UInt16Type, u16;
+    uint32, encode_uint32: UInt32, UInt32Type, u32;
+    uint64, encode_uint64: UInt64, UInt64Type, u64;
+    float32, encode_float32: Float32, Float32Type, f32;
+    float64, encode_float64: Float64, Float64Type, f64;
 }

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use arrow::array::{Int32Builder, UInt32Builder};
 
-use super::{conv, no_header, Family, PushFn};
+use super::{cdr, conv, no_header, Family, PushFn};
 use crate::protocol::Generation;
 use crate::ros::adapters::columns::{Columns, HeaderB};
+use crate::ros::adapters::rows::Row;
 use crate::ros::adapters::Convert;
 use crate::ros::msgs::builtin_interfaces as bi;
 use crate::ros::msgs::std_msgs as stdm;
@@ -67,4 +68,22 @@ pub(crate) fn duration(gen: Generation) -> Box<dyn Convert> {
         Ok(())
     };
     conv(gen, time_f(), push, no_header)
+}
+
+pub(crate) fn encode_header(r: &Row<'_>) -> Result<Vec<u8>, String> {
+    cdr(r.header(""))
+}
+
+pub(crate) fn encode_time(r: &Row<'_>) -> Result<Vec<u8>, String> {
+    cdr(bi::Time {
+        sec: r.i32("seconds"),
+        nanosec: r.u32("nanoseconds"),
+    })
+}
+
+pub(crate) fn encode_duration(r: &Row<'_>) -> Result<Vec<u8>, String> {
+    cdr(bi::Duration {
+        sec: r.i32("seconds"),
+        nanosec: r.u32("nanoseconds"),
+    })
 }
