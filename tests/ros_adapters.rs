@@ -740,6 +740,10 @@ proptest::proptest! {
     }
 }
 
+/// Encoders against decoders on random messages: `tests/adapters/roundtrip.rs`.
+#[path = "adapters/roundtrip.rs"]
+mod roundtrip;
+
 #[test]
 fn adapters_are_send() {
     fn is_send<T: Send>() {}
