@@ -740,6 +740,10 @@ proptest::proptest! {
     }
 }
 
+/// Encoders against decoders on random messages: `tests/adapters/roundtrip.rs`.
+#[path = "adapters/roundtrip.rs"]
+mod roundtrip;
+
 #[test]
 fn adapters_are_send() {
     fn is_send<T: Send>() {}
@@ -828,8 +832,10 @@ fn golden_messages_encode_back_to_their_bytes() {
             checked += 1;
         }
     }
+    // every typed type × generation: 58 typed types on current, 55 on legacy (no Header, Time,
+    // Duration classes there)
     assert!(
-        checked >= 2 * 40,
+        checked >= 113,
         "only {checked} type × generation pairs have an encoder"
     );
 }

@@ -22,10 +22,21 @@
 //!   project's extension tags.
 
 mod columns;
-pub mod encode;
-mod families;
+mod family;
 pub mod image;
 pub mod rows;
+mod table;
+
+/// Ontology rows → ROS 2 CDR: the inverse of the adapters, for replay and export.
+///
+/// [`encoder_for`] gives the encoder of a ROS type; [`ros_type_of_tag`] the ROS type of a topic
+/// written without ROS metadata (the official SDK, other uploaders). Raw-CDR topics need no
+/// encoder: their `data` column is the message as received. What comes back byte-exact is
+/// documented per type in the README ("Exporting to rosbag2 bags").
+pub mod encode {
+    pub use super::family::Encoder;
+    pub use super::table::{class_of_tag, encoder_for, ros_type_of_tag};
+}
 
 use arrow::array::{Int64Builder, RecordBatch};
 use arrow::datatypes::SchemaRef;
@@ -272,7 +283,7 @@ pub fn adapter_with(
     generation: Generation,
     opts: &AdapterOptions,
 ) -> Option<Adapter> {
-    let (class, inner) = families::build(ros_type, generation, opts)?;
+    let (class, inner) = table::build(ros_type, generation, opts)?;
     let ty = Ontology::class_or_extension(generation, class)?;
     let format = match class {
         "Image" | "CompressedImage" => opts.image_format,
@@ -303,7 +314,7 @@ pub fn raw_adapter(ros_type: &str, generation: Generation) -> Adapter {
         ty,
         format: ty.format,
         raw: true,
-        inner: Box::new(families::RawConv::new(generation)),
+        inner: Box::new(family::raw::RawConv::new(generation)),
     }
 }
 

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, LargeBinaryArray, ListArray, RecordBatch,
-    StringArray, StructArray,
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, FixedSizeListArray, LargeBinaryArray,
+    ListArray, RecordBatch, StringArray, StructArray,
 };
 use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
@@ -120,6 +120,9 @@ impl<'a> Row<'a> {
     pub fn f32(&self, p: &str) -> f32 {
         self.prim::<Float32Type>(p).unwrap_or_default()
     }
+    pub fn opt_f32(&self, p: &str) -> Option<f32> {
+        self.prim::<Float32Type>(p)
+    }
     pub fn i8(&self, p: &str) -> i8 {
         self.prim::<Int8Type>(p).unwrap_or_default()
     }
@@ -190,18 +193,23 @@ impl<'a> Row<'a> {
         bytes::Bytes::from_owner(ArrowBytes(values.slice_with_length(o.start, o.len())))
     }
 
-    /// The value range of the list at `p` in its values array.
-    fn list(&self, p: &str) -> Option<(&'a ListArray, Range<usize>)> {
-        let l = self.leaf(p)?.as_any().downcast_ref::<ListArray>()?;
-        let o = l.value_offsets();
-        Some((l, o[self.i] as usize..o[self.i + 1] as usize))
+    /// The values array of the list (variable or fixed size) at `p`, and this row's range in it.
+    fn list(&self, p: &str) -> Option<(&'a ArrayRef, Range<usize>)> {
+        let a = self.leaf(p)?;
+        if let Some(l) = a.as_any().downcast_ref::<ListArray>() {
+            let o = l.value_offsets();
+            return Some((l.values(), o[self.i] as usize..o[self.i + 1] as usize));
+        }
+        let l = a.as_any().downcast_ref::<FixedSizeListArray>()?;
+        let n = l.value_length() as usize;
+        Some((l.values(), self.i * n..(self.i + 1) * n))
     }
 
     fn list_of<T: ArrowPrimitiveType>(&self, p: &str) -> Vec<T::Native> {
-        let Some((l, r)) = self.list(p) else {
+        let Some((values, r)) = self.list(p) else {
             return vec![];
         };
-        let v = l.values().slice(r.start, r.len());
+        let v = values.slice(r.start, r.len());
         match arrow::compute::cast(&v, &T::DATA_TYPE) {
             Ok(c) => {
                 let c = c.as_primitive::<T>();
@@ -222,10 +230,10 @@ impl<'a> Row<'a> {
     }
 
     pub fn strings(&self, p: &str) -> Vec<String> {
-        let Some((l, r)) = self.list(p) else {
+        let Some((values, r)) = self.list(p) else {
             return vec![];
         };
-        let Some(s) = l.values().as_any().downcast_ref::<StringArray>() else {
+        let Some(s) = values.as_any().downcast_ref::<StringArray>() else {
             return vec![];
         };
         r.map(|k| s.value(k).to_string()).collect()
@@ -252,20 +260,18 @@ impl<'a> Row<'a> {
 
     /// The ROS header at `p`, in either generation's layout; null → the empty header.
     pub fn header(&self, p: &str) -> Header {
-        let (sec, nsec) = if self.flat.get(&format!("{p}.stamp.sec")).is_some() {
-            (
-                self.i32(&format!("{p}.stamp.sec")),
-                self.u32(&format!("{p}.stamp.nanosec")),
-            )
+        let legacy = sub(p, "stamp.sec");
+        let (sec, nsec) = if self.flat.get(&legacy).is_some() {
+            (self.i32(&legacy), self.u32(&sub(p, "stamp.nanosec")))
         } else {
             (
-                self.i32(&format!("{p}.timestamp.seconds")),
-                self.u32(&format!("{p}.timestamp.nanoseconds")),
+                self.i32(&sub(p, "timestamp.seconds")),
+                self.u32(&sub(p, "timestamp.nanoseconds")),
             )
         };
         Header {
             stamp: Time { sec, nanosec: nsec },
-            frame_id: self.string(&format!("{p}.frame_id")),
+            frame_id: self.string(&sub(p, "frame_id")),
         }
     }
 
