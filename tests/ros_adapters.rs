@@ -7,7 +7,6 @@ use std::path::Path;
 use arrow::array::RecordBatch;
 use mosaico_bridge::ontology::Ontology;
 use mosaico_bridge::protocol::Generation;
-use mosaico_bridge::ros::adapters::image::png_wide_grayscale;
 use mosaico_bridge::ros::msgs::sensor_msgs::Image;
 use mosaico_bridge::ros::{
     adapter_for, adapter_or_raw, adapter_with, msgs, AdapterOptions, ImageCompression, RosMessage,
@@ -528,7 +527,7 @@ fn imu_without_orientation_and_empty_header() {
 
 #[test]
 fn images_raw_png_and_jpeg() {
-    let (cdr, _) = fixture("sensor_msgs/msg/Image");
+    let (cdr, want) = fixture("sensor_msgs/msg/Image");
     let img = Image::from_cdr(&cdr).unwrap();
     for gen in [Generation::Legacy, Generation::Current] {
         // raw by default, in a `default`-format topic
@@ -557,7 +556,29 @@ fn images_raw_png_and_jpeg() {
             .as_any()
             .downcast_ref::<arrow::array::BinaryArray>()
             .unwrap();
-        assert_eq!(data.value(0), &png_wide_grayscale(&img).unwrap()[..]);
+        // Oracle: the `image` crate's PNG decoder and the bytes rosbags serialized (the fixture's
+        // JSON), not the encoder under test.
+        let png = image::load_from_memory_with_format(data.value(0), image::ImageFormat::Png)
+            .expect("a PNG that an independent decoder reads");
+        assert_eq!(png.color(), image::ColorType::L8, "wide grayscale");
+        assert_eq!(
+            (png.width(), png.height()),
+            (
+                want["step"].as_u64().unwrap() as u32,
+                want["height"].as_u64().unwrap() as u32
+            )
+        );
+        let want_bytes: Vec<u8> = want["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u8)
+            .collect();
+        assert_eq!(
+            png.into_luma8().into_raw(),
+            want_bytes,
+            "decodes to the ROS bytes"
+        );
         assert_eq!(rows(&b)[0]["format"], "png");
         // jpeg: a CompressedImage topic
         let opts = AdapterOptions {
@@ -575,6 +596,35 @@ fn images_raw_png_and_jpeg() {
                 .schema
         );
         assert_eq!(rows(&b)[0]["format"], "jpeg");
+        // Oracle: the `image` crate's JPEG decoder against the ROS pixels (rows without padding).
+        let data = b.column_by_name("data").unwrap();
+        let data = data
+            .as_any()
+            .downcast_ref::<arrow::array::BinaryArray>()
+            .unwrap();
+        let jpg = image::load_from_memory_with_format(data.value(0), image::ImageFormat::Jpeg)
+            .expect("a JPEG that an independent decoder reads")
+            .into_rgb8();
+        let (w, step) = (
+            want["width"].as_u64().unwrap() as usize,
+            want["step"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            (jpg.width() as usize, jpg.height()),
+            (w, want["height"].as_u64().unwrap() as u32)
+        );
+        let pixels: Vec<u8> = want_bytes
+            .chunks(step)
+            .flat_map(|r| r[..w * 3].to_vec())
+            .collect();
+        let err = jpg
+            .as_raw()
+            .iter()
+            .zip(&pixels)
+            .map(|(a, b)| a.abs_diff(*b) as u64)
+            .sum::<u64>()
+            / pixels.len() as u64;
+        assert!(err <= 12, "mean error {err} per channel at quality 80");
     }
 }
 
