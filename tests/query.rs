@@ -120,9 +120,13 @@ async fn metadata_topic_and_data_filters() {
             name: Some(Op::Eq(json!("/camera"))),
             ..Default::default()
         });
-        assert!(mine(c.query(&by_name).await.unwrap())
-            .iter()
-            .all(|i| i.topics[0].locator.ends_with("/camera")));
+        let hits = mine(c.query(&by_name).await.unwrap());
+        assert_eq!(names(&hits), [a.clone(), b.clone()], "both have a /camera");
+        assert!(
+            hits.iter()
+                .all(|i| i.topics.len() == 1 && i.topics[0].locator.ends_with("/camera")),
+            "{hits:?}"
+        );
 
         // Data: only b's accelerations exceed 50.
         let fast = Query::new().ontology(format!("{imu_tag}.acceleration.x"), Op::Gt(json!(50.0)));
