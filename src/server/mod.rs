@@ -48,6 +48,15 @@ pub struct ServerConfig {
     /// Current generation: accept gzip-compressed messages and answer compressed requests in kind,
     /// as today's servers do (the SDK's `compression=Gzip`). A legacy server never does.
     pub accept_gzip: bool,
+    /// Serve TLS with this certificate chain and key (PEM) instead of plain HTTP/2.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// A server certificate chain and its private key, PEM.
+#[derive(Debug, Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +66,7 @@ impl Default for ServerConfig {
             api_key: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             accept_gzip: true,
+            tls: None,
         }
     }
 }
@@ -78,6 +88,13 @@ pub async fn serve(
 ) -> Result<()> {
     let limit = config.max_message_bytes;
     let gzip = config.accept_gzip && config.generation == Generation::Current;
+    let mut server = tonic::transport::Server::builder();
+    if let Some(id) = &config.tls {
+        let identity = tonic::transport::Identity::from_pem(&id.cert_pem, &id.key_pem);
+        server = server
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| Error::Config(format!("test server TLS: {e}")))?;
+    }
     let service = flight::MosaicoFlight {
         store: Arc::new(Mutex::new(store::Store::new())),
         config: Arc::new(config),
@@ -92,7 +109,7 @@ pub async fn serve(
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     // Windows sized for multi-MB rows: with h2's defaults one DoPut stream waits on a
     // WINDOW_UPDATE every 64 KiB and tops out far below what the client sends.
-    tonic::transport::Server::builder()
+    server
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .tcp_nodelay(true)
         .initial_stream_window_size(Some(8 << 20))
