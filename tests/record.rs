@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use mosaico_bridge::config::RecordConfig;
+use mosaico_bridge::config::{DropPolicy, RecordConfig};
 use mosaico_bridge::demo::{self, RobotConfig, SyntheticRobot};
 use mosaico_bridge::record::node::shutdown_channel;
 use mosaico_bridge::record::{NodeReport, RecorderNode};
@@ -388,4 +388,109 @@ async fn malformed_payloads_are_counted_and_the_topic_goes_on() {
         (0..40).collect::<Vec<_>>(),
         "the 40 good messages, in order"
     );
+}
+
+/// A burst of `n` camera frames into a queue that holds one, under `policy`: the robot's numbers
+/// of the frames the server holds, and the recorder's report of the topic.
+async fn burst_through_a_one_frame_queue(
+    policy: DropPolicy,
+    n: u64,
+) -> (Vec<u64>, mosaico_bridge::upload::pipe::TopicReport) {
+    let h = match harness(Generation::Current).await {
+        Some(h) => h,
+        None => harness(Generation::Legacy)
+            .await
+            .expect("a server of either generation"),
+    };
+    let name = unique("queue");
+    let bus = MemoryBus::new();
+    let robot = bus.node("", "robot");
+    let camera = robot
+        .publisher("/camera/image_raw", Image::TYPE_NAME, Qos::SENSOR_DATA)
+        .unwrap();
+    let cfg = small_robot();
+    let frame_bytes = demo::image(0, 0, cfg.width, cfg.height)
+        .to_cdr(mosaico_bridge::ros::Endian::Little)
+        .len() as u64;
+    let mut rec = config(&h, &name);
+    rec.queue.policy = policy;
+    rec.queue.max_bytes_per_topic = frame_bytes + frame_bytes / 2;
+    rec.queue.max_bytes_total = rec.queue.max_bytes_per_topic;
+    let rig = Rig::start(bus.clone(), rec);
+    for _ in 0..200 {
+        if bus.subscriptions("/camera/image_raw") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        bus.subscriptions("/camera/image_raw") > 0,
+        "never subscribed"
+    );
+    let (w, hgt) = (cfg.width, cfg.height);
+    let frames: Vec<Vec<u8>> = (0..n)
+        .map(|i| demo::image(i, 0, w, hgt).to_cdr(mosaico_bridge::ros::Endian::Little))
+        .collect();
+    // From a thread of its own, as fast as it can: the recorder cannot keep up with a one-frame
+    // queue, so the policy decides.
+    tokio::task::spawn_blocking(move || {
+        for f in &frames {
+            camera.publish(f).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let report = rig.shutdown().await;
+    let t = report.sessions[0]
+        .topics
+        .iter()
+        .find(|t| t.topic == "/camera/image_raw")
+        .cloned()
+        .expect("the camera topic");
+    let c = h.client().await;
+    let stored = rows(&c, &name, "/camera/image_raw")
+        .await
+        .iter()
+        .map(|r| robot_index("/camera/image_raw", r, &cfg))
+        .collect();
+    (stored, t)
+}
+
+/// The queue policies through the recorder, against the robot's own numbering of a burst: `block`
+/// keeps every frame (the publisher waits); `drop_newest` and `drop_oldest` keep frames in order,
+/// never twice, and the recorder counts exactly the ones the server lacks as dropped (the newest
+/// frame survives `drop_oldest`, the first survives `drop_newest`).
+#[tokio::test]
+async fn queue_policies_block_or_drop_and_count_every_drop() {
+    const N: u64 = 200;
+    let (stored, t) = burst_through_a_one_frame_queue(DropPolicy::Block, N).await;
+    assert_eq!(
+        stored,
+        (0..N).collect::<Vec<_>>(),
+        "block keeps every frame"
+    );
+    assert_eq!((t.received, t.dropped), (N, 0), "{t:?}");
+
+    for policy in [DropPolicy::DropNewest, DropPolicy::DropOldest] {
+        let (stored, t) = burst_through_a_one_frame_queue(policy, N).await;
+        assert!(
+            stored.windows(2).all(|w| w[0] < w[1]),
+            "{policy:?}: in order, never twice: {stored:?}"
+        );
+        assert!(stored.iter().all(|&i| i < N));
+        let missing = N - stored.len() as u64;
+        assert!(
+            missing > 0,
+            "{policy:?}: a one-frame queue dropped nothing: {t:?}"
+        );
+        assert_eq!(t.received, N, "{policy:?}: {t:?}");
+        assert_eq!(
+            t.dropped, missing,
+            "{policy:?}: every frame the server lacks is counted dropped: {t:?}"
+        );
+        match policy {
+            DropPolicy::DropNewest => assert_eq!(stored[0], 0, "{policy:?}: {stored:?}"),
+            _ => assert_eq!(*stored.last().unwrap(), N - 1, "{policy:?}: {stored:?}"),
+        }
+    }
 }
