@@ -335,3 +335,32 @@ async fn record_takes_the_connection_flags() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("connect_timeout_s"), "{err}");
 }
+
+/// `cp --to` across generations maps tags by class, and refuses a class whose columns differ on the
+/// destination's generation (the ontologies: legacy `imu` has `message_header` beside `header`,
+/// current `IMU` has not), before the destination holds anything of it.
+#[tokio::test]
+async fn cp_across_generations_refuses_columns_that_would_not_read_back_typed() {
+    let Some(h) = harness(Generation::Legacy).await else {
+        return;
+    };
+    let c = h.client().await;
+    let name = unique("cli_xgen");
+    recorded(&c, &name).await;
+    let current = local(ServerConfig::default()).await;
+    let out = run(
+        &h.address(),
+        &["cp", &name, "xgen_copy", "--to", &current.address()],
+    )
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("different columns"), "{err}");
+    assert!(
+        matches!(
+            current.client().await.sequence_handler("xgen_copy").await,
+            Err(mosaico_bridge::Error::NotFound { .. })
+        ),
+        "nothing is left on the destination"
+    );
+}
