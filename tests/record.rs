@@ -543,14 +543,21 @@ async fn size_splits_cut_parts_without_losing_or_repeating_a_message() {
         );
         let c = h.client().await;
         let mut got = Vec::new();
+        let mut with_frames = 0;
         for part in &parts {
             let (seq, topic) = match (part, h.generation) {
                 (1, _) => (name.clone(), "/camera/image_raw".to_string()),
                 (k, Generation::Legacy) => (format!("{name}_part{k}"), "/camera/image_raw".into()),
                 (k, Generation::Current) => (name.clone(), format!("/camera/image_raw__part{k}")),
             };
+            // A part may hold no frame (seen once under load: the size check can cut right
+            // after the last frame); the frames must still all be there, once, in order.
+            if let Err(e) = c.topic_handler(&seq, &topic).await {
+                eprintln!("part {part} of {parts:?} has no camera topic ({e})");
+                continue;
+            }
             let stored = rows(&c, &seq, &topic).await;
-            assert!(!stored.is_empty(), "part {part} is empty");
+            with_frames += 1;
             got.extend(
                 stored
                     .iter()
@@ -558,6 +565,10 @@ async fn size_splits_cut_parts_without_losing_or_repeating_a_message() {
             );
         }
         assert_eq!(got, (0..N).collect::<Vec<_>>(), "parts {parts:?}");
+        assert!(
+            with_frames >= 2,
+            "frames in {with_frames} of the parts {parts:?}"
+        );
     })
     .await;
 }
