@@ -16,8 +16,9 @@ For every topic of the bag:
   relative, the only inexact comparison), variances (0 = unknown = null), and for topics without a
   typed mapping the stored CDR bytes equal the bag's payload.
 
-Prints `ok <topic> <rows> <ClassName>` per topic that matches; otherwise lists every mismatch on
-stderr and exits 1. Needs `python/` on PYTHONPATH (for `mosaico_bridge_ontology`).
+Prints `ok <topic> <rows> <ClassName>` per topic that matches, `<rows>` being the rows compared
+field by field (a row the SDK decodes to nothing is a mismatch, never skipped); otherwise lists
+every mismatch on stderr and exits 1. Needs `python/` on PYTHONPATH (for `mosaico_bridge_ontology`).
 """
 import math
 import sys
@@ -282,7 +283,7 @@ def check_topic(seq, topic, ros_type, want, problems):
     th = seq.get_topic_handler(topic)
     if th is None:
         problems.append(f"{topic}: no such topic in the sequence")
-        return None
+        return None, 0
     meta = th.user_metadata or {}
     got_type = (meta.get("_ros_") or {}).get("msgtype")
     if got_type != ros_type:
@@ -292,17 +293,26 @@ def check_topic(seq, topic, ros_type, want, problems):
     rows = list(th.get_data_streamer())
     if len(rows) != len(want):
         problems.append(f"{topic}: {len(rows)} rows, want {len(want)} (the bag's valid messages)")
+    compared = 0
     for i, (msg, (t, payload, ros)) in enumerate(zip(rows, want)):
         c = Check(problems, f"{topic}[{i}]")
         c.at("timestamp_ns").eq(msg.timestamp_ns, t)
         typed = msg.get_data(msg.ontology_type())
-        if typed is None or not c.is_type(typed, cls) or msg.get_data(cls) is None:
+        # A row the SDK cannot decode as the class is a mismatch, never a row left out.
+        if typed is None:
+            c.fail(f"the SDK decodes no {cls.__name__} from the row (ontology type {msg.ontology_type()!r})")
+            continue
+        if not c.is_type(typed, cls):
+            continue
+        if msg.get_data(cls) is None:
+            c.fail(f"get_data({cls.__name__}) is None")
             continue
         if check is None:
             raw_cdr(c, typed, ros, payload)
         else:
             check(c, typed, ros)
-    return cls
+        compared += 1
+    return cls, compared
 
 
 def main():
@@ -320,13 +330,15 @@ def main():
         for topic in sorted(bag_topics):
             ros_type, want = bag_topics[topic]
             mine = []
+            cls, compared = None, 0
             try:
-                cls = check_topic(seq, topic, ros_type, want, mine)
+                cls, compared = check_topic(seq, topic, ros_type, want, mine)
             except Exception as e:  # noqa: BLE001  (the SDK failed to read: report, go on)
-                cls = None
                 mine.append(f"{topic}: reading failed: {type(e).__name__}: {e}")
+            if compared != len(want):
+                mine.append(f"{topic}: {compared} rows compared field by field, want {len(want)}")
             if not mine and cls is not None:
-                print(f"ok {topic} {len(want)} {cls.__name__}", flush=True)
+                print(f"ok {topic} {compared} {cls.__name__}", flush=True)
             else:
                 problems += mine[:MAX_PER_TOPIC]
                 if len(mine) > MAX_PER_TOPIC:

@@ -286,3 +286,81 @@ async fn a_server_that_is_not_there_is_named_in_the_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
 }
+
+/// `record` takes the connection flags every command shares (it used to parse them and drop
+/// them): they reach its effective configuration, which the node connects with.
+#[tokio::test]
+async fn record_takes_the_connection_flags() {
+    let params = |out: &str| -> serde_yaml_ng::Value {
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(out).unwrap();
+        doc["mosaico_bridge"]["ros__parameters"].clone()
+    };
+    let defaults = params(&ok("127.0.0.1:1", &["record", "--print-config"]).await);
+    assert_eq!(defaults["gzip"].as_bool(), Some(false));
+    assert_eq!(defaults["generation"].as_str(), Some("detect"));
+    let given = params(
+        &ok(
+            "127.0.0.1:1",
+            &[
+                "record",
+                "--print-config",
+                "--tls-ca",
+                "/etc/fleet-ca.pem",
+                "--gzip",
+                "--timeout",
+                "3.5",
+                "--call-timeout",
+                "7",
+                "--generation",
+                "legacy",
+                "--data-channels",
+                "3",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(given["tls_ca"].as_str(), Some("/etc/fleet-ca.pem"));
+    assert_eq!(given["gzip"].as_bool(), Some(true));
+    assert_eq!(given["connect_timeout_s"].as_f64(), Some(3.5));
+    assert_eq!(given["call_timeout_s"].as_f64(), Some(7.0));
+    assert_eq!(given["generation"].as_str(), Some("legacy"));
+    assert_eq!(given["pool"]["data_channels"].as_u64(), Some(3));
+    // Out-of-range values are refused with the key's name, like the file's.
+    let out = run(
+        "127.0.0.1:1",
+        &["record", "--print-config", "--timeout", "0"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("connect_timeout_s"), "{err}");
+}
+
+/// `cp --to` across generations maps tags by class, and refuses a class whose columns differ on the
+/// destination's generation (the ontologies: legacy `imu` has `message_header` beside `header`,
+/// current `IMU` has not), before the destination holds anything of it.
+#[tokio::test]
+async fn cp_across_generations_refuses_columns_that_would_not_read_back_typed() {
+    let Some(h) = harness(Generation::Legacy).await else {
+        return;
+    };
+    let c = h.client().await;
+    let name = unique("cli_xgen");
+    recorded(&c, &name).await;
+    let current = local(ServerConfig::default()).await;
+    let out = run(
+        &h.address(),
+        &["cp", &name, "xgen_copy", "--to", &current.address()],
+    )
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("different columns"), "{err}");
+    assert!(
+        matches!(
+            current.client().await.sequence_handler("xgen_copy").await,
+            Err(mosaico_bridge::Error::NotFound { .. })
+        ),
+        "nothing is left on the destination"
+    );
+}

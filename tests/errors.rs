@@ -522,3 +522,111 @@ async fn a_row_that_does_not_fit_the_schema_is_refused_alone() {
     })
     .await;
 }
+
+/// One raw legacy DoAction (no client in between): the reply's `response`.
+async fn raw_action(
+    raw: &mut arrow_flight::FlightClient,
+    kind: &str,
+    body: serde_json::Value,
+) -> Result<Option<serde_json::Value>, String> {
+    use futures::TryStreamExt;
+    let bodies: Vec<bytes::Bytes> = raw
+        .do_action(arrow_flight::Action::new(kind, body.to_string()))
+        .await
+        .map_err(|e| e.to_string())?
+        .try_collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    mosaico_bridge::control::plane::parse_action_reply(kind, &bodies).map_err(|e| e.to_string())
+}
+
+/// A raw legacy DoPut of `batch` into a new topic tagged `tag`: the server's verdict.
+async fn raw_put(h: &Harness, tag: &str, batch: arrow::array::RecordBatch) -> Result<(), String> {
+    use futures::TryStreamExt;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.address()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut raw = arrow_flight::FlightClient::new(channel);
+    let name = unique("raw_schema");
+    let seq = raw_action(
+        &mut raw,
+        "sequence_create",
+        json!({"name": name, "user_metadata": {}}),
+    )
+    .await?
+    .expect("a key");
+    let locator = mosaico_bridge::names::topic_locator(&name, "/t").unwrap();
+    let topic = raw_action(
+        &mut raw,
+        "topic_create",
+        json!({"name": locator, "sequence_key": seq["key"], "serialization_format": "default",
+               "ontology_tag": tag, "user_metadata": {}}),
+    )
+    .await?
+    .expect("a key");
+    let descriptor = arrow_flight::FlightDescriptor::new_cmd(
+        json!({"topic": {"name": locator, "key": topic["key"]}}).to_string(),
+    );
+    let flight = arrow_flight::encode::FlightDataEncoderBuilder::new()
+        .with_flight_descriptor(Some(descriptor))
+        .build(futures::stream::iter([Ok(batch)]));
+    let put = match raw.do_put(flight).await {
+        Ok(s) => s
+            .try_collect::<Vec<_>>()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let _ = raw_action(
+        &mut raw,
+        "sequence_abort",
+        json!({"name": name, "key": seq["key"]}),
+    )
+    .await;
+    put
+}
+
+/// What checks an upload's schema. mosaicod (2d762e1, read in its source) checks only that the
+/// schema has an int64 `timestamp_ns`, never that it is the topic's ontology tag's; the test server
+/// does the same, so the client is what refuses a batch of the wrong columns, before sending it.
+/// Raw Flight against the legacy servers (the real mosaicod in the second pass).
+#[tokio::test]
+async fn an_upload_is_checked_against_its_tag_by_the_client_not_the_server() {
+    let Some(h) = harness(Generation::Legacy).await else {
+        return;
+    };
+    let c = h.client().await;
+    let image = image_of_bytes(&schema(&c, "Image"), T0, 30);
+    // The server: an image batch into an IMU topic is stored; no timestamp_ns is refused.
+    raw_put(&h, &tag(&c, "IMU"), image.clone())
+        .await
+        .expect("the server does not compare the schema with the tag");
+    let no_ts = arrow::array::RecordBatch::try_from_iter([(
+        "t",
+        std::sync::Arc::new(arrow::array::Int64Array::from(vec![1i64])) as arrow::array::ArrayRef,
+    )])
+    .unwrap();
+    let e = raw_put(&h, &tag(&c, "IMU"), no_ts)
+        .await
+        .expect_err("a schema without timestamp_ns is refused");
+    assert!(e.contains("timestamp"), "{e}");
+    // The client: the same image batch into an IMU topic never leaves it.
+    let name = unique("schema");
+    let seq = c
+        .sequence_create(&name, json!({}), OnError::Delete)
+        .await
+        .unwrap();
+    let imu = seq
+        .topic_create("/imu", TopicOptions::new(tag(&c, "IMU")))
+        .await
+        .unwrap();
+    let e = imu
+        .push_batch(image)
+        .await
+        .expect_err("refused by the client");
+    assert!(matches!(e, Error::SchemaMismatch { .. }), "{e}");
+    seq.abort().await.unwrap();
+}

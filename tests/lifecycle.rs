@@ -48,18 +48,37 @@ async fn finalized_sequences_refuse_delete_and_unfinalized_ones_go() {
             .await
             .unwrap();
         seq.topic("/imu").await.unwrap().finish().await.unwrap();
-        if h.generation == Generation::Legacy {
-            c.sequence_delete(&open).await.unwrap();
-            assert!(matches!(
-                c.sequence_handler(&open).await,
-                Err(Error::NotFound { .. })
-            ));
-        }
+        assert!(
+            c.sequence_handler(&open).await.is_ok(),
+            "the unlocked sequence is there before the abort"
+        );
         seq.abort().await.unwrap();
         assert!(
             matches!(c.sequence_handler(&open).await, Err(Error::NotFound { .. })),
             "abort removes the sequence"
         );
+        if h.generation == Generation::Legacy {
+            // An unlocked sequence can be deleted by name (a sequence of its own: the abort above
+            // must be what removed `open`).
+            let other = unique("unlocked_delete");
+            let seq = c
+                .sequence_create(&other, json!({}), OnError::Report)
+                .await
+                .unwrap();
+            seq.topic_create("/imu", TopicOptions::new(tag(&c, "IMU")))
+                .await
+                .unwrap()
+                .push_batch(batch(&schema(&c, "IMU"), &imu_rows(5, 1)))
+                .await
+                .unwrap();
+            seq.topic("/imu").await.unwrap().finish().await.unwrap();
+            assert!(c.sequence_handler(&other).await.is_ok());
+            c.sequence_delete(&other).await.unwrap();
+            assert!(matches!(
+                c.sequence_handler(&other).await,
+                Err(Error::NotFound { .. })
+            ));
+        }
     })
     .await;
 }

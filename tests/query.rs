@@ -120,9 +120,13 @@ async fn metadata_topic_and_data_filters() {
             name: Some(Op::Eq(json!("/camera"))),
             ..Default::default()
         });
-        assert!(mine(c.query(&by_name).await.unwrap())
-            .iter()
-            .all(|i| i.topics[0].locator.ends_with("/camera")));
+        let hits = mine(c.query(&by_name).await.unwrap());
+        assert_eq!(names(&hits), [a.clone(), b.clone()], "both have a /camera");
+        assert!(
+            hits.iter()
+                .all(|i| i.topics.len() == 1 && i.topics[0].locator.ends_with("/camera")),
+            "{hits:?}"
+        );
 
         // Data: only b's accelerations exceed 50.
         let fast = Query::new().ontology(format!("{imu_tag}.acceleration.x"), Op::Gt(json!(50.0)));
@@ -256,4 +260,105 @@ async fn sequence_metadata_with_topic_filters_is_answered_despite_the_legacy_bug
         .expect("the split query finds it");
     assert_eq!(hit.topics.len(), 1);
     assert!(hit.topics[0].locator.ends_with("/sensors/imu"));
+}
+
+/// The operators not covered above, on sequence names and metadata, topic names and data fields.
+/// The answers are the fixture's, known by construction (`a`: robot r1, speed 3, accelerations
+/// 0..9.5; `b`: robot r2, speed 7, accelerations 100..109.5); on the real mosaicod too.
+#[tokio::test]
+async fn comparison_match_in_and_existence_operators() {
+    each_generation(|h| async move {
+        let c = h.client().await;
+        let (a, b) = fixture(&c, "ops").await;
+        let answer = |q: Query| {
+            let c = &c;
+            let (a, b) = (a.clone(), b.clone());
+            async move {
+                let items = c.query(&q).await.unwrap();
+                names(
+                    &items
+                        .into_iter()
+                        .filter(|i| i.sequence == a || i.sequence == b)
+                        .collect::<Vec<_>>(),
+                )
+            }
+        };
+        let meta = |key: &str, op: Op| {
+            Query::new().sequence(SequenceFilter {
+                user_metadata: vec![(key.into(), op)],
+                ..Default::default()
+            })
+        };
+        let (just_a, just_b, both) = (vec![a.clone()], vec![b.clone()], vec![a.clone(), b.clone()]);
+        let none: Vec<String> = vec![];
+
+        assert_eq!(
+            answer(meta("mission.speed", Op::Geq(json!(7)))).await,
+            just_b
+        );
+        assert_eq!(
+            answer(meta("mission.speed", Op::Leq(json!(3)))).await,
+            just_a
+        );
+        assert_eq!(answer(meta("mission.speed", Op::Leq(json!(7)))).await, both);
+        assert_eq!(answer(meta("robot", Op::Neq(json!("r1")))).await, just_b);
+        match h.generation {
+            Generation::Legacy => {
+                assert_eq!(answer(meta("mission.speed", Op::Exists)).await, both);
+                assert_eq!(answer(meta("no_such_key", Op::Exists)).await, none);
+                assert_eq!(answer(meta("no_such_key", Op::NotExists)).await, both);
+            }
+            Generation::Current => assert!(
+                matches!(
+                    c.query(&meta("mission.speed", Op::Exists)).await,
+                    Err(Error::InvalidQuery(_))
+                ),
+                "`$ex` is legacy-only: refused before it is sent"
+            ),
+        }
+
+        // a's own suffix: a substring on legacy, a glob on the current generation.
+        let suffix = a.rsplit('_').next().unwrap().to_string();
+        let pattern = match h.generation {
+            Generation::Legacy => suffix,
+            Generation::Current => format!("*{suffix}"),
+        };
+        let by_name = Query::new().sequence(SequenceFilter {
+            name: Some(Op::Match(pattern)),
+            ..Default::default()
+        });
+        assert_eq!(answer(by_name).await, just_a);
+
+        let topic_in = Query::new().topic(TopicFilter {
+            name: Some(Op::In(vec![json!("/camera"), json!("/nowhere")])),
+            ..Default::default()
+        });
+        assert_eq!(answer(topic_in).await, both);
+
+        let imu_tag = tag(&c, "IMU");
+        let field = format!("{imu_tag}.acceleration.x");
+        // Data-field answers are waited for, as above (mosaicod indexes them after the commit).
+        let settled = |q: Query, want: Vec<String>| {
+            let answer = &answer;
+            async move {
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                loop {
+                    let got = answer(q.clone()).await;
+                    if got == want || std::time::Instant::now() >= until {
+                        return got;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        };
+        let geq = Query::new().ontology(field.clone(), Op::Geq(json!(100.0)));
+        assert_eq!(settled(geq, just_b.clone()).await, just_b);
+        let leq = Query::new().ontology(field, Op::Leq(json!(9.5)));
+        assert_eq!(
+            settled(leq, just_a.clone()).await,
+            just_a,
+            "9.5 is a's last acceleration: `$leq` includes it"
+        );
+    })
+    .await;
 }

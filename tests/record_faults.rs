@@ -15,9 +15,14 @@ use mosaico_bridge::record::node::shutdown_channel;
 use mosaico_bridge::record::RecorderNode;
 use mosaico_bridge::ros::cdr::{CdrCodec, CdrReader};
 use mosaico_bridge::ros::msgs::diagnostic_msgs::DiagnosticArray;
+use mosaico_bridge::ros::msgs::sensor_msgs::Imu;
+use mosaico_bridge::ros::RosMessage;
 use mosaico_bridge::server::{serve, ServerConfig};
-use mosaico_bridge::transport::memory::MemoryBus;
-use mosaico_bridge::transport::{Qos, RawMessage, Transport};
+use mosaico_bridge::transport::memory::{MemoryBus, MemoryTransport};
+use mosaico_bridge::transport::{
+    GraphTopic, OnMessage, Qos, RawMessage, RawPublisher, Subscription, Transport, TransportError,
+    TriggerCall,
+};
 use mosaico_bridge::Generation;
 
 /// A server that can be killed like a crashed process: its runtime, and every connection, goes.
@@ -67,6 +72,88 @@ impl Drop for Killable {
             let _ = t.join();
         }
     }
+}
+
+/// What the middleware handed to one of the recorder's subscriptions: its topic and every message.
+type Delivered = (String, Arc<Mutex<Vec<Bytes>>>);
+
+/// The recorder's transport with a tap between the bus and each of its subscriptions: the test's
+/// own count of what the recorder was given (one list per subscription, in subscription order), to
+/// hold its report and the server against.
+struct Tap {
+    inner: MemoryTransport,
+    delivered: Arc<Mutex<Vec<Delivered>>>,
+}
+
+impl Tap {
+    /// The messages of `topic` delivered to its `n`-th subscription (0: the first session's).
+    fn got(&self, topic: &str, n: usize) -> Vec<Bytes> {
+        let subs = self.delivered.lock().unwrap();
+        let mut of_topic = subs.iter().filter(|(t, _)| t == topic);
+        match of_topic.nth(n) {
+            Some((_, log)) => log.lock().unwrap().clone(),
+            None => panic!("{topic} has no subscription {n}"),
+        }
+    }
+
+    fn subscriptions(&self, topic: &str) -> usize {
+        let subs = self.delivered.lock().unwrap();
+        subs.iter().filter(|(t, _)| t == topic).count()
+    }
+}
+
+impl Transport for Tap {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    fn node_name(&self) -> String {
+        self.inner.node_name()
+    }
+
+    fn graph(&self) -> Vec<GraphTopic> {
+        self.inner.graph()
+    }
+
+    fn subscribe(
+        &self,
+        topic: &str,
+        ros_type: &str,
+        qos: Qos,
+        on_message: OnMessage,
+    ) -> Result<Box<dyn Subscription>, TransportError> {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        self.delivered
+            .lock()
+            .unwrap()
+            .push((topic.to_string(), log.clone()));
+        let tapped: OnMessage = Arc::new(move |m: RawMessage| {
+            log.lock().unwrap().push(m.cdr.clone());
+            on_message(m)
+        });
+        self.inner.subscribe(topic, ros_type, qos, tapped)
+    }
+
+    fn publisher(
+        &self,
+        topic: &str,
+        ros_type: &str,
+        qos: Qos,
+    ) -> Result<Box<dyn RawPublisher>, TransportError> {
+        self.inner.publisher(topic, ros_type, qos)
+    }
+
+    fn trigger_service(
+        &self,
+        name: &str,
+    ) -> Result<tokio::sync::mpsc::Receiver<TriggerCall>, TransportError> {
+        self.inner.trigger_service(name)
+    }
+}
+
+/// The robot's number of an `/imu` message (`demo::imu`: acceleration x is 0.5 i).
+fn imu_index(cdr: &[u8]) -> u64 {
+    (Imu::from_cdr(cdr).unwrap().linear_acceleration.x / 0.5).round() as u64
 }
 
 /// The recorder's own status line, as the last /diagnostics message says.
@@ -140,7 +227,11 @@ async fn server_dies_and_comes_back(generation: Generation, policy: OnError) {
     cfg.sequence.name = name.clone();
     cfg.topics.all = true;
     cfg.topics.exclude = vec!["/diagnostics".into()];
-    let node = RecorderNode::new(cfg, Arc::new(bus.node("", "rec"))).unwrap();
+    let tap = Arc::new(Tap {
+        inner: bus.node("", "rec"),
+        delivered: Arc::default(),
+    });
+    let node = RecorderNode::new(cfg, tap.clone()).unwrap();
     let (stop, shutdown) = shutdown_channel();
     let task = tokio::spawn(node.run(shutdown));
 
@@ -171,12 +262,27 @@ async fn server_dies_and_comes_back(generation: Generation, policy: OnError) {
         broken.lost > 0,
         "what the dead server held is reported lost"
     );
+    // Oracle: the tap's count of what the middleware gave the recorder in each session, and the
+    // robot's own numbering of the /imu messages. Each session subscribed anew.
     for t in &broken.topics {
-        assert_eq!(t.written, 0, "nothing of part 1 survived the crash: {t:?}");
         assert_eq!(
-            t.lost + t.dropped + t.malformed,
-            t.received,
-            "every message is accounted for: {t:?}"
+            tap.subscriptions(&t.topic),
+            2,
+            "{}: one subscription per session",
+            t.topic
+        );
+        let given = tap.got(&t.topic, 0).len() as u64;
+        assert_eq!(
+            t.received, given,
+            "{}: received is what the middleware delivered",
+            t.topic
+        );
+        assert_eq!(t.written, 0, "nothing of part 1 survived the crash: {t:?}");
+        assert_eq!(t.malformed, 0, "{t:?}");
+        assert_eq!(
+            t.lost + t.dropped,
+            given,
+            "each of the {given} messages given to part 1 is reported lost or dropped: {t:?}"
         );
     }
     assert_eq!(resumed.state, "finalized", "{resumed:#?}");
@@ -186,22 +292,31 @@ async fn server_dies_and_comes_back(generation: Generation, policy: OnError) {
     );
     assert_eq!(resumed.parts[0].part, 2);
     for t in &resumed.topics {
-        assert_eq!((t.written, t.not_written()), (t.received, 0), "{t:?}");
+        let given = tap.got(&t.topic, 1).len() as u64;
+        assert_eq!(
+            (t.received, t.written, t.not_written()),
+            (given, given, 0),
+            "{t:?}"
+        );
     }
-    let imu_received: u64 = report
-        .sessions
-        .iter()
-        .flat_map(|s| &s.topics)
-        .filter(|t| t.topic == "/imu")
-        .map(|t| t.received)
-        .sum();
     let imu_published = published
         .topics
         .iter()
         .find(|(t, _)| t == "/imu")
         .unwrap()
         .1;
-    assert!(imu_received <= imu_published);
+    let before: Vec<u64> = tap.got("/imu", 0).iter().map(|m| imu_index(m)).collect();
+    let after: Vec<u64> = tap.got("/imu", 1).iter().map(|m| imu_index(m)).collect();
+    assert!(
+        !before.is_empty() && !after.is_empty(),
+        "{before:?} {after:?}"
+    );
+    let mut all = before.clone();
+    all.extend(&after);
+    assert!(
+        all.windows(2).all(|w| w[0] < w[1]) && *all.last().unwrap() < imu_published,
+        "the sessions got distinct robot messages, in order, of the {imu_published} published"
+    );
 
     // The new server holds part 2, named as the protocol requires.
     let h = Harness {
@@ -217,16 +332,19 @@ async fn server_dies_and_comes_back(generation: Generation, policy: OnError) {
         Generation::Current => (name.clone(), "/imu__part2".to_string()),
     };
     let imu = c.topic_handler(&seq, &topic).await.unwrap();
-    let rows = collect(imu.stream(Default::default()).await.unwrap())
-        .await
-        .unwrap();
-    let written = resumed
-        .topics
+    let rows = json_rows(
+        &collect(imu.stream(Default::default()).await.unwrap())
+            .await
+            .unwrap(),
+    );
+    let stored: Vec<u64> = rows
         .iter()
-        .find(|t| t.topic == "/imu")
-        .unwrap()
-        .written;
-    assert_eq!(rows.num_rows() as u64, written);
+        .map(|r| (r["acceleration"]["x"].as_f64().unwrap() / 0.5).round() as u64)
+        .collect();
+    assert_eq!(
+        stored, after,
+        "the server holds exactly the /imu messages part 2 was given, by the robot's numbers"
+    );
     drop(second);
 }
 

@@ -162,3 +162,169 @@ async fn sequence_stream_merges_topics_by_time() {
     })
     .await;
 }
+
+/// Writes an IMU and an image topic through `c` and reads them back: the rows are the ones sent.
+async fn write_and_read_back(c: &mosaico_bridge::MosaicoClient) {
+    let name = unique("wire");
+    let seq = c
+        .sequence_create(&name, json!({}), OnError::Delete)
+        .await
+        .unwrap();
+    let imu = batch(&schema(c, "IMU"), &imu_rows(200, 1_000));
+    let img = batch(&schema(c, "Image"), &image_rows(3, 1_000, 64, 48));
+    for (topic, class, b) in [("/imu", "IMU", &imu), ("/camera", "Image", &img)] {
+        seq.topic_create(topic, TopicOptions::new(tag(c, class)))
+            .await
+            .unwrap()
+            .push_batch(b.clone())
+            .await
+            .unwrap();
+    }
+    seq.finalize().await.unwrap();
+    same_data(&read_topic(c, &name, "/imu").await, &imu);
+    same_data(&read_topic(c, &name, "/camera").await, &img);
+}
+
+/// gzip (`--gzip`): the client compresses what it sends when asked — a current-generation server
+/// that does not accept gzip refuses its calls (tonic's decoder is the oracle), one that does
+/// stores the same rows — and a legacy server, which refuses gzip (checked with a raw compressed
+/// call, on the real mosaicod too), is spoken to uncompressed.
+#[tokio::test]
+async fn gzip_is_sent_when_asked_and_left_out_for_legacy_servers() {
+    use mosaico_bridge::server::ServerConfig;
+    use mosaico_bridge::ConnectOptions;
+    let gzip = ConnectOptions {
+        gzip: true,
+        ..Default::default()
+    };
+    if let Some(addr) = external() {
+        not_on_external(
+            "gzip against current-generation servers with and without gzip",
+            &format!("needs servers configured here; {addr} is external"),
+        );
+    } else {
+        let refusing = local(ServerConfig {
+            accept_gzip: false,
+            ..Default::default()
+        })
+        .await;
+        let c = refusing.client_with(gzip.clone()).await;
+        let e = c
+            .sequence_create(&unique("gzip"), json!({}), OnError::Delete)
+            .await
+            .expect_err("a server without gzip refuses a compressed call");
+        assert!(e.to_string().contains("gzip"), "{e}");
+        let accepting = local(ServerConfig::default()).await;
+        write_and_read_back(&accepting.client_with(gzip.clone()).await).await;
+    }
+    if let Some(h) = harness(mosaico_bridge::Generation::Legacy).await {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.address()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let raw = arrow_flight::flight_service_client::FlightServiceClient::new(channel);
+        let criteria = || arrow_flight::Criteria {
+            expression: Default::default(),
+        };
+        assert!(
+            raw.clone().list_flights(criteria()).await.is_ok(),
+            "the same call uncompressed is answered"
+        );
+        let refused = raw
+            .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+            .list_flights(criteria())
+            .await
+            .expect_err("a legacy server refuses a gzip-compressed call");
+        assert_eq!(refused.code(), tonic::Code::Unimplemented, "{refused}");
+        assert!(refused.message().contains("gzip"), "{refused}");
+        write_and_read_back(&h.client_with(gzip).await).await;
+    }
+}
+
+/// A CA made here, and a certificate for 127.0.0.1 it signed: (CA PEM, certificate PEM, key PEM).
+fn loopback_certificate() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "mosaico_bridge test CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// TLS (`grpc+tls://HOST:PORT`, `--tls-ca`): a test server on 127.0.0.1 serving a certificate a CA
+/// made in the test signed. rustls is the oracle: with the CA the client connects and round-trips,
+/// also from the CLI; without it (system roots) the handshake fails, and so does plain HTTP/2.
+#[tokio::test]
+async fn tls_with_a_private_ca() {
+    use mosaico_bridge::control::channel::{ServerAddr, Tls};
+    use mosaico_bridge::server::{ServerConfig, TlsIdentity};
+    use mosaico_bridge::ConnectOptions;
+    if let Some(addr) = external() {
+        not_on_external(
+            "TLS with a private CA",
+            &format!("needs a server with a certificate made here; {addr} is external"),
+        );
+        return;
+    }
+    let (ca_pem, cert_pem, key_pem) = loopback_certificate();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    std::fs::write(&ca_path, &ca_pem).unwrap();
+    let h = local(ServerConfig {
+        tls: Some(TlsIdentity { cert_pem, key_pem }),
+        ..Default::default()
+    })
+    .await;
+    let url = format!("grpc+tls://127.0.0.1:{}", h.addr.port);
+    let tls_addr = ServerAddr::parse(&url).unwrap();
+    let opts = |tls| ConnectOptions {
+        tls,
+        timeout: std::time::Duration::from_secs(5),
+        ..Default::default()
+    };
+    let c = mosaico_bridge::MosaicoClient::connect_with(
+        &tls_addr,
+        opts(Tls::CustomCa(ca_path.clone())),
+    )
+    .await
+    .expect("TLS with the CA that signed the server's certificate");
+    write_and_read_back(&c).await;
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+        .env_remove("MOSAICO_SERVER")
+        .args(["--server", &url, "--tls-ca"])
+        .arg(&ca_path)
+        .args(["ls", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("wire_"),
+        "the CLI lists the sequence"
+    );
+
+    let unknown_ca = mosaico_bridge::MosaicoClient::connect_with(&tls_addr, opts(Tls::Auto)).await;
+    assert!(
+        unknown_ca.is_err(),
+        "the system roots do not know the test's CA"
+    );
+    let plain = ServerAddr::parse(&format!("127.0.0.1:{}", h.addr.port)).unwrap();
+    assert!(
+        mosaico_bridge::MosaicoClient::connect_with(&plain, opts(Tls::Auto))
+            .await
+            .is_err(),
+        "plain HTTP/2 to a TLS server"
+    );
+}

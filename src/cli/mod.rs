@@ -23,6 +23,8 @@ use mosaico_bridge::{Generation, MosaicoClient};
 use tracing_subscriber::EnvFilter;
 
 pub const DEFAULT_SERVER: &str = "localhost:6726";
+const DEFAULT_TIMEOUT_S: f64 = 10.0;
+const DEFAULT_CALL_TIMEOUT_S: f64 = 60.0;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -55,27 +57,27 @@ pub struct ConnArgs {
     /// gzip-compress requests (current-generation servers only).
     #[arg(long, global = true)]
     pub gzip: bool,
-    /// Seconds to wait for the server to answer when connecting.
-    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECONDS")]
-    pub timeout: f64,
+    /// Seconds to wait for the server to answer when connecting [default: 10; `record` takes its
+    /// config's].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
     /// Seconds each control call may take once connected (a server that never answers fails the
-    /// command instead of hanging it).
-    #[arg(long, global = true, default_value_t = 60.0, value_name = "SECONDS")]
-    pub call_timeout: f64,
+    /// command instead of hanging it) [default: 60; `record` takes its config's].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub call_timeout: Option<f64>,
     /// Speak this protocol generation instead of detecting it (legacy | current).
     #[arg(long, global = true, value_name = "GEN")]
     pub generation: Option<Generation>,
-    /// Data-plane channels (0: one per core).
-    #[arg(long, global = true, default_value_t = 0, value_name = "N")]
-    pub data_channels: usize,
+    /// Data-plane channels (0: one per core) [default: 0; `record` takes its config's].
+    #[arg(long, global = true, value_name = "N")]
+    pub data_channels: Option<usize>,
 }
 
 impl ConnArgs {
     pub fn options(&self) -> Result<ConnectOptions> {
-        for (flag, v) in [
-            ("--timeout", self.timeout),
-            ("--call-timeout", self.call_timeout),
-        ] {
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT_S);
+        let call_timeout = self.call_timeout.unwrap_or(DEFAULT_CALL_TIMEOUT_S);
+        for (flag, v) in [("--timeout", timeout), ("--call-timeout", call_timeout)] {
             // A year at most: larger values overflow time arithmetic.
             if !(v > 0.0 && v <= 3.2e7) {
                 anyhow::bail!(
@@ -84,15 +86,15 @@ impl ConnArgs {
             }
         }
         Ok(ConnectOptions {
-            timeout: Duration::from_secs_f64(self.timeout),
-            call_timeout: Duration::from_secs_f64(self.call_timeout),
+            timeout: Duration::from_secs_f64(timeout),
+            call_timeout: Duration::from_secs_f64(call_timeout),
             api_key: self.api_key.clone(),
             tls: match &self.tls_ca {
                 Some(p) => Tls::CustomCa(p.clone()),
                 None => Tls::Auto,
             },
             gzip: self.gzip,
-            data_channels: self.data_channels,
+            data_channels: self.data_channels.unwrap_or(0),
             workers: 0,
             generation: self.generation,
         })

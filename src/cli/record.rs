@@ -117,6 +117,15 @@ pub async fn run(conn: &ConnArgs, a: RecordArgs) -> Result<ExitCode> {
         exclude: a.exclude.clone(),
         on_error: a.on_error,
         spool: a.spool.clone(),
+        tls_ca: conn.tls_ca.as_ref().map(|p| p.display().to_string()),
+        connect_timeout_s: conn.timeout,
+        call_timeout_s: conn.call_timeout,
+        gzip: conn.gzip,
+        generation: conn.generation,
+        data_channels: conn
+            .data_channels
+            .map(|n| u32::try_from(n).context("--data-channels is too large"))
+            .transpose()?,
     })?;
     if a.no_spool {
         cfg.spool.enabled = false;

@@ -38,6 +38,14 @@ pub struct Overrides {
     pub on_error: Option<OnError>,
     /// `--spool DIR`: the spool directory (enables the spool).
     pub spool: Option<String>,
+    /// The connection flags every command shares (`--tls-ca`, `--timeout`, ...), when given.
+    pub tls_ca: Option<String>,
+    pub connect_timeout_s: Option<f64>,
+    pub call_timeout_s: Option<f64>,
+    /// `--gzip` (only ever turns it on).
+    pub gzip: bool,
+    pub generation: Option<crate::Generation>,
+    pub data_channels: Option<u32>,
 }
 
 /// Finds the parameters in ROS form (`<node>: ros__parameters: {...}`), or takes the document as is.
@@ -157,6 +165,22 @@ impl RecordConfig {
         if let Some(d) = o.spool {
             self.spool.dir = d;
             self.spool.enabled = true;
+        }
+        if let Some(p) = o.tls_ca {
+            self.tls_ca = p;
+        }
+        if let Some(t) = o.connect_timeout_s {
+            self.connect_timeout_s = t;
+        }
+        if let Some(t) = o.call_timeout_s {
+            self.call_timeout_s = t;
+        }
+        self.gzip |= o.gzip;
+        if o.generation.is_some() {
+            self.generation = o.generation.into();
+        }
+        if let Some(n) = o.data_channels {
+            self.pool.data_channels = n;
         }
         self.validate("command line")
     }

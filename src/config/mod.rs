@@ -159,6 +159,37 @@ pub enum Durability {
     TransientLocal,
 }
 
+/// `generation`: what the server says (`detect`), or one generation whatever it says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GenerationChoice {
+    #[default]
+    Detect,
+    Legacy,
+    Current,
+}
+
+impl GenerationChoice {
+    /// The generation to force, if any.
+    pub fn fixed(self) -> Option<crate::Generation> {
+        match self {
+            GenerationChoice::Detect => None,
+            GenerationChoice::Legacy => Some(crate::Generation::Legacy),
+            GenerationChoice::Current => Some(crate::Generation::Current),
+        }
+    }
+}
+
+impl From<Option<crate::Generation>> for GenerationChoice {
+    fn from(g: Option<crate::Generation>) -> Self {
+        match g {
+            None => GenerationChoice::Detect,
+            Some(crate::Generation::Legacy) => GenerationChoice::Legacy,
+            Some(crate::Generation::Current) => GenerationChoice::Current,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecordConfig {
@@ -171,6 +202,10 @@ pub struct RecordConfig {
     pub connect_timeout_s: f64,
     /// Longest one control call may take once connected.
     pub call_timeout_s: f64,
+    /// gzip-compress requests (current-generation servers).
+    pub gzip: bool,
+    /// The protocol generation to speak, or `detect` it from the server.
+    pub generation: GenerationChoice,
     pub backend: Backend,
     pub node_name: String,
     pub namespace: String,
@@ -203,6 +238,8 @@ impl Default for RecordConfig {
             tls_ca: String::new(),
             connect_timeout_s: DEFAULT_CONNECT_TIMEOUT_S,
             call_timeout_s: DEFAULT_CALL_TIMEOUT_S,
+            gzip: false,
+            generation: GenerationChoice::Detect,
             backend: Backend::default(),
             node_name: DEFAULT_NODE_NAME.into(),
             namespace: String::new(),

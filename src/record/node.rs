@@ -167,9 +167,10 @@ impl RecorderNode {
                 Some(p) => Tls::CustomCa(p),
                 None => Tls::Auto,
             },
+            gzip: c.gzip,
+            generation: c.generation.fixed(),
             data_channels: c.pool.data_channels as usize,
             workers: c.pool.workers as usize,
-            ..Default::default()
         }
     }
 

@@ -171,15 +171,33 @@ fn sorted_parts(t: &Topic, window: (Option<i64>, Option<i64>)) -> Result<Vec<Rec
     if window == (None, None) {
         return Ok(parts);
     }
-    let r = crate::protocol::TimeRange {
-        start_ns: window.0,
-        end_ns: window.1,
-    };
     parts
         .into_iter()
-        .map(|b| crate::data::get::window(b, r).map_err(|e| Status::internal(e.to_string())))
+        .map(|b| in_window(b, window))
         .filter(|b| !b.as_ref().is_ok_and(|b| b.num_rows() == 0))
         .collect()
+}
+
+/// The rows with `start <= timestamp_ns < end` (docs/mosaico-protocol-current.md: start inclusive,
+/// end exclusive). The server's own filter, not the client's: tests read windows through it.
+fn in_window(
+    b: RecordBatch,
+    (start, end): (Option<i64>, Option<i64>),
+) -> Result<RecordBatch, Status> {
+    use arrow::array::{BooleanArray, Int64Array};
+    use arrow::compute::kernels::cmp::{gt_eq, lt};
+    let err = |e: arrow::error::ArrowError| Status::internal(format!("query error :: {e}"));
+    let ts = timestamps(&b)?;
+    let mut keep = BooleanArray::from(vec![true; ts.len()]);
+    if let Some(s) = start {
+        let m = gt_eq(ts, &Int64Array::new_scalar(s)).map_err(err)?;
+        keep = arrow::compute::and(&keep, &m).map_err(err)?;
+    }
+    if let Some(e) = end {
+        let m = lt(ts, &Int64Array::new_scalar(e)).map_err(err)?;
+        keep = arrow::compute::and(&keep, &m).map_err(err)?;
+    }
+    arrow::compute::filter_record_batch(&b, &keep).map_err(err)
 }
 
 fn with_metadata(schema: &Schema, meta: HashMap<String, String>) -> SchemaRef {

@@ -8,6 +8,7 @@
 //! * a topic locks when its DoPut ends normally; a broken stream leaves it unlocked, its data gone;
 //! * finalize refuses unlocked topics; finalized sequences (sessions) refuse delete;
 //! * DoGet answers top-level strings/binaries as `Utf8View`/`BinaryView`;
+//! * the current generation accepts gzip-compressed messages; the legacy one refuses them;
 //! * legacy: an empty topic has no data file (GetFlightInfo/DoGet fail), `$eq` on data matches only
 //!   constant columns, an empty `$in` kills the server, so does a DoGet of a topic whose rows
 //!   average more than the target message size (half the message limit), deleting the empty name
@@ -44,6 +45,18 @@ pub struct ServerConfig {
     pub api_key: Option<String>,
     /// gRPC decode/encode limit, advertised by `info` on the current generation.
     pub max_message_bytes: usize,
+    /// Current generation: accept gzip-compressed messages and answer compressed requests in kind,
+    /// as today's servers do (the SDK's `compression=Gzip`). A legacy server never does.
+    pub accept_gzip: bool,
+    /// Serve TLS with this certificate chain and key (PEM) instead of plain HTTP/2.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// A server certificate chain and its private key, PEM.
+#[derive(Debug, Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +65,8 @@ impl Default for ServerConfig {
             generation: Generation::Current,
             api_key: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            accept_gzip: true,
+            tls: None,
         }
     }
 }
@@ -72,17 +87,29 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<()> {
     let limit = config.max_message_bytes;
+    let gzip = config.accept_gzip && config.generation == Generation::Current;
+    let mut server = tonic::transport::Server::builder();
+    if let Some(id) = &config.tls {
+        let identity = tonic::transport::Identity::from_pem(&id.cert_pem, &id.key_pem);
+        server = server
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| Error::Config(format!("test server TLS: {e}")))?;
+    }
     let service = flight::MosaicoFlight {
         store: Arc::new(Mutex::new(store::Store::new())),
         config: Arc::new(config),
     };
-    let svc = FlightServiceServer::new(service)
+    let mut svc = FlightServiceServer::new(service)
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    if gzip {
+        use tonic::codec::CompressionEncoding::Gzip;
+        svc = svc.accept_compressed(Gzip).send_compressed(Gzip);
+    }
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     // Windows sized for multi-MB rows: with h2's defaults one DoPut stream waits on a
     // WINDOW_UPDATE every 64 KiB and tops out far below what the client sends.
-    tonic::transport::Server::builder()
+    server
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .tcp_nodelay(true)
         .initial_stream_window_size(Some(8 << 20))

@@ -83,6 +83,10 @@ pub struct Topic {
     /// Set by the last clean end of a DoPut (`None`: never written).
     pub schema: Option<SchemaRef>,
     pub batches: Vec<RecordBatch>,
+    /// Size of the committed data as stored: its Arrow IPC encoding (mosaicod counts the bytes of
+    /// the chunk files it wrote; the test server measures its own encoding, never the client's
+    /// in-memory estimate).
+    pub stored_bytes: u64,
     /// Chunk rows: one per committed DoPut with data (re-puts add stale ones, as on mosaicod).
     pub chunks: u64,
     pub notices: Vec<Notice>,
@@ -95,10 +99,7 @@ impl Topic {
         self.batches.iter().map(|b| b.num_rows() as u64).sum()
     }
     pub fn bytes(&self) -> u64 {
-        self.batches
-            .iter()
-            .map(|b| crate::handlers::topic_writer::batch_bytes(b) as u64)
-            .sum()
+        self.stored_bytes
     }
     pub fn has_data(&self) -> bool {
         self.rows() > 0 && !self.data_lost
@@ -240,6 +241,7 @@ impl Store {
             locked: false,
             schema: None,
             batches: Vec::new(),
+            stored_bytes: 0,
             chunks: 0,
             notices: Vec::new(),
             data_lost: false,
@@ -269,9 +271,12 @@ impl Store {
         batches: Vec<RecordBatch>,
     ) -> Outcome<()> {
         let t = self.topic_mut(locator)?;
-        let has_rows = batches.iter().any(|b| b.num_rows() > 0);
+        let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+        let has_rows = !batches.is_empty();
+        t.stored_bytes = encoded_bytes(&schema, &batches)
+            .map_err(|e| Fault::internal(format!("writer error :: {e}")))?;
         t.schema = Some(schema);
-        t.batches = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+        t.batches = batches;
         t.data_lost = false;
         if has_rows {
             t.chunks += 1;
@@ -295,6 +300,32 @@ impl Store {
     pub fn sequence_bytes(&self, name: &str) -> u64 {
         self.topics_of(name).map(Topic::bytes).sum()
     }
+}
+
+/// Length of `batches` as one Arrow IPC stream.
+fn encoded_bytes(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<u64, arrow::error::ArrowError> {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len() as u64;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    if batches.is_empty() {
+        return Ok(0);
+    }
+    let mut w = arrow::ipc::writer::StreamWriter::try_new(Count(0), schema)?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.finish()?;
+    Ok(w.into_inner()?.0)
 }
 
 #[cfg(test)]
