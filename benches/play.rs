@@ -20,8 +20,7 @@ use mosaico_bridge::bag::SegmentWriter;
 use mosaico_bridge::import::{import, ImportOptions};
 use mosaico_bridge::play::{PlayOptions, Rate};
 use mosaico_bridge::ros::msgs::builtin_interfaces::Time;
-use mosaico_bridge::ros::msgs::geometry_msgs::{Quaternion, Vector3};
-use mosaico_bridge::ros::msgs::sensor_msgs::{Image, Imu, PointCloud2, PointField};
+use mosaico_bridge::ros::msgs::sensor_msgs::{Image, PointCloud2, PointField};
 use mosaico_bridge::ros::msgs::std_msgs::Header;
 use mosaico_bridge::ros::{Endian, RosMessage};
 use mosaico_bridge::server::{ServerConfig, TestServer};
@@ -123,28 +122,7 @@ fn write_bag(path: &std::path::Path, seconds: usize) -> (u64, u64) {
             };
             out.push((pts, m.to_cdr(Endian::Little)));
         }
-        let m = Imu {
-            header: header(t, "imu"),
-            orientation: Quaternion {
-                x: 0.0,
-                y: 0.0,
-                z: 0.38,
-                w: 0.92,
-            },
-            orientation_covariance: [0.01, 0.0, 0.0, 0.0, 0.01, 0.0, 0.0, 0.0, 0.01].into(),
-            angular_velocity: Vector3 {
-                x: 0.01,
-                y: -0.02,
-                z: ms as f64 * 1e-6,
-            },
-            angular_velocity_covariance: [0.001, 0.0, 0.0, 0.0, 0.001, 0.0, 0.0, 0.0, 0.001].into(),
-            linear_acceleration: Vector3 {
-                x: 0.1,
-                y: 0.2,
-                z: 9.81,
-            },
-            linear_acceleration_covariance: [0.1, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.1].into(),
-        };
+        let m = mosaico_bridge::demo::imu(ms as u64, t);
         out.push((imu, m.to_cdr(Endian::Little)));
         for (ch, cdr) in out {
             w.write(ch, t as u64, &cdr).unwrap();

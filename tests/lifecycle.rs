@@ -16,16 +16,7 @@ async fn finalized_sequences_refuse_delete_and_unfinalized_ones_go() {
     each_generation(|h| async move {
         let c = h.client().await;
         let done = unique("locked");
-        let seq = c
-            .sequence_create(&done, json!({}), OnError::Delete)
-            .await
-            .unwrap();
-        seq.topic_create("/imu", TopicOptions::new(tag(&c, "IMU")))
-            .await
-            .unwrap()
-            .push_batch(batch(&schema(&c, "IMU"), &imu_rows(5, 1)))
-            .await
-            .unwrap();
+        let seq = imu_sequence(&c, &done, OnError::Delete).await;
         seq.finalize().await.unwrap();
         assert!(seq.finalize().await.is_ok(), "finalize is idempotent");
         assert!(
@@ -37,16 +28,7 @@ async fn finalized_sequences_refuse_delete_and_unfinalized_ones_go() {
         assert!(c.sequence_handler(&done).await.is_ok(), "still there");
 
         let open = unique("unlocked");
-        let seq = c
-            .sequence_create(&open, json!({}), OnError::Report)
-            .await
-            .unwrap();
-        seq.topic_create("/imu", TopicOptions::new(tag(&c, "IMU")))
-            .await
-            .unwrap()
-            .push_batch(batch(&schema(&c, "IMU"), &imu_rows(5, 1)))
-            .await
-            .unwrap();
+        let seq = imu_sequence(&c, &open, OnError::Report).await;
         seq.topic("/imu").await.unwrap().finish().await.unwrap();
         assert!(
             c.sequence_handler(&open).await.is_ok(),
@@ -61,16 +43,7 @@ async fn finalized_sequences_refuse_delete_and_unfinalized_ones_go() {
             // An unlocked sequence can be deleted by name (a sequence of its own: the abort above
             // must be what removed `open`).
             let other = unique("unlocked_delete");
-            let seq = c
-                .sequence_create(&other, json!({}), OnError::Report)
-                .await
-                .unwrap();
-            seq.topic_create("/imu", TopicOptions::new(tag(&c, "IMU")))
-                .await
-                .unwrap()
-                .push_batch(batch(&schema(&c, "IMU"), &imu_rows(5, 1)))
-                .await
-                .unwrap();
+            let seq = imu_sequence(&c, &other, OnError::Report).await;
             seq.topic("/imu").await.unwrap().finish().await.unwrap();
             assert!(c.sequence_handler(&other).await.is_ok());
             c.sequence_delete(&other).await.unwrap();

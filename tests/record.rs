@@ -73,6 +73,22 @@ pub fn small_robot() -> RobotConfig {
     }
 }
 
+/// Waits (up to 4 s) until the recorder has subscribed to every one of `topics`.
+async fn wait_subscribed(bus: &MemoryBus, topics: &[&str]) {
+    for _ in 0..200 {
+        if topics.iter().all(|t| bus.subscriptions(t) > 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for t in topics {
+        assert!(
+            bus.subscriptions(t) > 0,
+            "the recorder never subscribed to {t}"
+        );
+    }
+}
+
 async fn rows(c: &mosaico_bridge::MosaicoClient, seq: &str, topic: &str) -> Vec<Value> {
     json_rows(&read_topic(c, seq, topic).await)
 }
@@ -161,21 +177,8 @@ async fn a_session_is_recorded_and_reads_back_field_by_field() {
             .collect();
         let robot_node = bus.node("", "robot");
         let rig = Rig::start(bus.clone(), config(&h, &name));
-        for _ in 0..200 {
-            if ROBOT_STREAMS
-                .iter()
-                .all(|(t, _, _)| bus.subscriptions(t) > 0)
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        for (t, _, _) in ROBOT_STREAMS {
-            assert!(
-                bus.subscriptions(t) > 0,
-                "the recorder never subscribed to {t}"
-            );
-        }
+        let topics: Vec<&str> = ROBOT_STREAMS.iter().map(|(t, _, _)| *t).collect();
+        wait_subscribed(&bus, &topics).await;
         let cfg = small_robot();
         let robot = SyntheticRobot::start(Arc::new(robot_node), cfg.clone()).unwrap();
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -417,16 +420,7 @@ async fn burst_through_a_one_frame_queue(
     rec.queue.max_bytes_per_topic = frame_bytes + frame_bytes / 2;
     rec.queue.max_bytes_total = rec.queue.max_bytes_per_topic;
     let rig = Rig::start(bus.clone(), rec);
-    for _ in 0..200 {
-        if bus.subscriptions("/camera/image_raw") > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        bus.subscriptions("/camera/image_raw") > 0,
-        "never subscribed"
-    );
+    wait_subscribed(&bus, &["/camera/image_raw"]).await;
     let (w, hgt) = (cfg.width, cfg.height);
     let frames: Vec<Vec<u8>> = (0..n)
         .map(|i| demo::image(i, 0, w, hgt).to_cdr(mosaico_bridge::ros::Endian::Little))
@@ -513,16 +507,7 @@ async fn size_splits_cut_parts_without_losing_or_repeating_a_message() {
         rec.queue.policy = DropPolicy::Block;
         rec.split.max_bytes = 100_000; // about ten frames of 9 KB
         let rig = Rig::start(bus.clone(), rec);
-        for _ in 0..200 {
-            if bus.subscriptions("/camera/image_raw") > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(
-            bus.subscriptions("/camera/image_raw") > 0,
-            "never subscribed"
-        );
+        wait_subscribed(&bus, &["/camera/image_raw"]).await;
         let (w, hgt) = (cfg.width, cfg.height);
         tokio::task::spawn_blocking(move || {
             for i in 0..N {

@@ -16,7 +16,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use mosaico_bridge::control::channel::{ConnectOptions, ServerAddr};
 use mosaico_bridge::server::{ServerConfig, TestServer};
-use mosaico_bridge::{Generation, MosaicoClient};
+use mosaico_bridge::{Generation, MosaicoClient, OnError, SequenceWriter, TopicOptions};
 use serde_json::{json, Value};
 
 pub const T0: i64 = 1_700_000_000_000_000_000;
@@ -261,6 +261,21 @@ pub fn imu_rows(n: usize, every_ns: i64) -> Vec<Value> {
                    "angular_velocity": {"x": 0.0, "y": 0.01 * i as f64, "z": 0.0}})
         })
         .collect()
+}
+
+/// A new sequence `name` with an `/imu` topic holding five rows, its stream still open.
+pub async fn imu_sequence(c: &MosaicoClient, name: &str, on_error: OnError) -> SequenceWriter {
+    let seq = c
+        .sequence_create(name, json!({}), on_error)
+        .await
+        .unwrap();
+    seq.topic_create("/imu", TopicOptions::new(tag(c, "IMU")))
+        .await
+        .unwrap()
+        .push_batch(batch(&schema(c, "IMU"), &imu_rows(5, 1)))
+        .await
+        .unwrap();
+    seq
 }
 
 pub fn image_rows(n: usize, every_ns: i64, w: usize, h: usize) -> Vec<Value> {
