@@ -64,8 +64,12 @@ void usage() {
       [--wait-timeout S] [--linger S] [--manifest FILE] [--transport default|udp|shm]
     KIND: imu (sensor_msgs/msg/Imu), image (sensor_msgs/msg/Image), points (sensor_msgs/msg/PointCloud2).
     Best effort unless --reliable; otherwise rmw_fastrtps's default QoS (volatile, keep last 10,
-    synchronous publish mode). Message i of a topic carries i (see README). The manifest (default
-    stdout) has one JSON line per message written, then {"summary": ...}.
+    synchronous publish mode). Message i of a topic (from 0) has header.stamp = t0 + i/rate and
+    carries i: Imu angular_velocity.x = 0.01 i, linear_acceleration.x = 0.5 i (frame imu_link);
+    Image rgb8, the last 8 bytes of data = i (uint64 little endian); PointCloud2 fields x, y, z,
+    intensity (float32, point_step 16), the last point's four values = float(i). The manifest
+    (default stdout) has one JSON line per message written (topic, index, stamp, len and sha256
+    of the serialized payload, the fields above), then {"summary": ...}.
   fastdds_peer subscribe --topic NAME=ROS_TYPE[,best_effort][,transient_local] [--topic ...]
       [--depth D] [--duration S] [--idle-exit S] [--expect N] [--ready FILE] [--transport ...]
     Reliable, volatile, keep last D (default 1000) readers taking payloads raw. One JSON line per
