@@ -80,7 +80,7 @@ def main(argv=None) -> int:
             return 3
         time.sleep(0.02)
     # The server's reply writer must match our reader too; that side cannot be observed.
-    time.sleep(0.3)
+    time.sleep(1.0)
 
     try:
         guid = writer.get_instance_handle() & 0xFFFF_FFFF_FFFF_FFFF  # Python may hand it back signed

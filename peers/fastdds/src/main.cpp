@@ -754,7 +754,7 @@ int call(const Args& a) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     // The server's reply writer must also have matched our reader; that side cannot be observed.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
 
     std_srvs::srv::dds_::Trigger_Request_ request;
     WriteParams wp;
