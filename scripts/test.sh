@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: sets up the Python peers the tests talk to (the
-# official Mosaico SDK, rosbags, cyclonedds) in .venv, then runs every Rust test, including the
+# official Mosaico SDK, rosbags, cyclonedds) in .venv, builds the Fast DDS peer (peers/fastdds,
+# scripts/build_fastdds_peer.sh), then runs every Rust test, including the
 # ones marked `#[ignore]` because they need that environment, against the in-process test server;
 # then, when the real mosaicod is at ../shared/mosaicod (beside the clone, as on CI), the
 # integration tests that can run against an external server, against a real mosaicod started here
@@ -66,6 +67,13 @@ summary() {
   exit "$rc"
 }
 trap summary EXIT
+
+# The Fast DDS peer of tests/fastdds_interop.rs (its apt packages are installed when missing).
+if peer=$(scripts/build_fastdds_peer.sh); then
+  export MOSAICO_FASTDDS_PEER=$peer
+else
+  skip "the Fast DDS peer: scripts/build_fastdds_peer.sh failed (tests/fastdds_interop.rs skips)"
+fi
 
 # Pass 1: everything, against the in-process test server (or MOSAICO_TEST_SERVER when set).
 cargo test --all-targets "$@" -- --include-ignored

@@ -154,7 +154,9 @@ fn init_tracing(default: &str) {
     let spec = if spec.contains("rustdds") {
         spec
     } else {
-        format!("{spec},rustdds=error,ros2_client=warn")
+        // ros2-client warns at every request without a related sample identity, which is how
+        // every rmw_cyclonedds client calls (the services read its framing: services.rs).
+        format!("{spec},rustdds=error,ros2_client=warn,ros2_client::service::wrappers=error")
     };
     let filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("warn"));
     use std::io::IsTerminal;

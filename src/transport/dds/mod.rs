@@ -289,7 +289,7 @@ impl Transport for DdsTransport {
             .node
             .lock()
             .expect("node lock")
-            .create_server::<services::Empty, services::TriggerResponse>(
+            .create_server::<services::RequestBytes, services::Reply<services::TriggerResponse>>(
                 services::SERVICE_MAPPING,
                 &ros_name,
                 &services::trigger_type(),
