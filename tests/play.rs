@@ -287,6 +287,27 @@ fn the_player_services_pause_step_burst_seek_rate_and_stop() {
     let e = Empty::default;
 
     rt.block_on(async {
+        // A client sees the player's service before the player's reply writer has matched the
+        // client's reply reader, and a reply written before that match is lost (ros2-client's
+        // server cannot wait for it as rmw_fastrtps's does). Every service discovered, then a
+        // second to settle: a reply lost after that is the player's fault.
+        let n = &caller.node;
+        let discovered: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>> = vec![
+            Box::pin(is_paused.wait_for_service(n)),
+            Box::pin(get_rate.wait_for_service(n)),
+            Box::pin(set_rate.wait_for_service(n)),
+            Box::pin(play_next.wait_for_service(n)),
+            Box::pin(burst.wait_for_service(n)),
+            Box::pin(seek.wait_for_service(n)),
+            Box::pin(resume.wait_for_service(n)),
+            Box::pin(pause.wait_for_service(n)),
+            Box::pin(toggle.wait_for_service(n)),
+            Box::pin(stop.wait_for_service(n)),
+        ];
+        tokio::time::timeout(PATIENCE, futures::future::join_all(discovered))
+            .await
+            .expect("the player's services to be discovered");
+        tokio::time::sleep(Duration::from_secs(1)).await;
         assert!(call(&caller, &is_paused, e()).await.value, "--start-paused");
         assert_eq!(call(&caller, &get_rate, e()).await.value, 1.0);
         // Nothing is published while paused; play_next publishes one, burst four more.

@@ -265,10 +265,7 @@ pub fn imu_rows(n: usize, every_ns: i64) -> Vec<Value> {
 
 /// A new sequence `name` with an `/imu` topic holding five rows, its stream still open.
 pub async fn imu_sequence(c: &MosaicoClient, name: &str, on_error: OnError) -> SequenceWriter {
-    let seq = c
-        .sequence_create(name, json!({}), on_error)
-        .await
-        .unwrap();
+    let seq = c.sequence_create(name, json!({}), on_error).await.unwrap();
     seq.topic_create("/imu", TopicOptions::new(tag(c, "IMU")))
         .await
         .unwrap()
