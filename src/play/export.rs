@@ -102,10 +102,11 @@ pub async fn export(
         w.write(channels[m.topic], m.timestamp_ns.max(0) as u64, &m.cdr)?;
         counts[m.topic] += 1;
         written += 1;
-        if w.buffered_bytes() >= CHUNK_BYTES {
+        let chunk = w.buffered_bytes();
+        if chunk >= CHUNK_BYTES {
             w.flush().map_err(|(e, _)| e)?;
             progress(written);
-            syncer.chunk_written(&w, &path).await?;
+            syncer.written(chunk, &w, &path).await?;
         }
     }
     let stats = w.stats().clone();
@@ -177,8 +178,8 @@ struct Syncer {
 }
 
 impl Syncer {
-    async fn chunk_written(&mut self, w: &SegmentWriter, path: &Path) -> Result<()> {
-        self.since += CHUNK_BYTES;
+    async fn written(&mut self, bytes: u64, w: &SegmentWriter, path: &Path) -> Result<()> {
+        self.since += bytes;
         if self.since < SYNC_EVERY || self.running.as_ref().is_some_and(|t| !t.is_finished()) {
             return Ok(());
         }
