@@ -10,17 +10,6 @@ use std::path::{Path, PathBuf};
 use common::*;
 use serde_json::Value;
 
-fn python() -> String {
-    std::env::var("MOSAICO_TEST_PYTHON")
-        .expect("MOSAICO_TEST_PYTHON must name a Python with python/requirements-test.txt installed (scripts/test.sh sets it)")
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("python")
-        .join(name)
-}
-
 /// Topics whose replay is not byte-exact, and why (the README's table says the same).
 const NOT_BYTE_EXACT: [&str; 1] = ["/mag"];
 

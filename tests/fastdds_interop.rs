@@ -41,26 +41,6 @@ fn fastdds_peer(check: &str) -> Option<PathBuf> {
     }
 }
 
-fn python() -> String {
-    std::env::var("MOSAICO_TEST_PYTHON").expect(
-        "MOSAICO_TEST_PYTHON must name a Python with the test peers (scripts/test.sh sets it up)",
-    )
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("python")
-        .join(name)
-}
-
-fn bridge(server: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
-        .args(["--server", server])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 /// A child process killed when the test ends early (a panic), so that it does not outlive the
 /// test and hold its output open.
 struct Reaped(Child);

@@ -13,11 +13,6 @@ use common::*;
 use mosaico_bridge::{Generation, Ontology};
 use serde_json::Value;
 
-fn python() -> String {
-    std::env::var("MOSAICO_TEST_PYTHON")
-        .expect("MOSAICO_TEST_PYTHON must name a Python with python/requirements-test.txt installed (scripts/test.sh sets it)")
-}
-
 fn make_bag(dir: &Path) -> PathBuf {
     let out = dir.join("bag");
     let st = std::process::Command::new(python())

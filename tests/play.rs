@@ -17,7 +17,7 @@ mod netns;
 mod trigger;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -30,26 +30,6 @@ use trigger::{Caller, PATIENCE};
 
 /// make_bag.py's first record time.
 const T0: i64 = 1_700_000_000_000_000_000;
-
-fn python() -> String {
-    std::env::var("MOSAICO_TEST_PYTHON").expect(
-        "MOSAICO_TEST_PYTHON must name a Python with the test peers (scripts/test.sh sets it up)",
-    )
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("python")
-        .join(name)
-}
-
-fn bridge(server: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
-        .args(["--server", server])
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// The bag, imported into a new sequence of `server`.
 fn imported_bag(dir: &Path, server: &str) -> (PathBuf, String) {

@@ -18,12 +18,6 @@ use common::*;
 use serde_json::Value;
 use trigger::{Caller, TriggerClient};
 
-fn python() -> String {
-    std::env::var("MOSAICO_TEST_PYTHON").expect(
-        "MOSAICO_TEST_PYTHON must name a Python with the test peers (scripts/test.sh sets it up)",
-    )
-}
-
 fn peer(args: &[&str], manifest: &Path) -> Child {
     Command::new(python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/ros_peer.py"))

@@ -11,11 +11,6 @@ use common::*;
 use mosaico_bridge::{Generation, OnError, TopicOptions};
 use serde_json::{json, Value};
 
-fn python() -> String {
-    std::env::var("MOSAICO_TEST_PYTHON")
-        .expect("MOSAICO_TEST_PYTHON must name a Python with python/requirements-test.txt installed (scripts/test.sh sets it)")
-}
-
 async fn sdk(h: &Harness, cmd: &str, sequence: &str) -> Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/sdk_interop.py");
     let out = tokio::process::Command::new(python())

@@ -131,8 +131,9 @@ pub struct Message {
     pub cdr: Vec<u8>,
 }
 
-/// A topic's batch, flattened once, with its times.
-type Prepared = (Flat, Vec<i64>);
+/// A topic's batch, encoded by the topic's task: each row's time and CDR, or why it could not be
+/// encoded.
+type Prepared = Vec<(i64, Result<Vec<u8>, String>)>;
 
 struct Cursor {
     /// Batches prepared ahead by the topic's own task.
@@ -150,13 +151,14 @@ impl Drop for Cursor {
 }
 
 /// Batches each topic's task prepares ahead of the merge: the topics' streams are read, decoded
-/// and flattened in parallel, and overlap with encoding and publishing.
-const BATCHES_AHEAD: usize = 1;
+/// and encoded in parallel, and overlap with the merge and publishing. One ahead kept the image
+/// stream waiting on the merge (0.42× the raw read with `--rate max`), four 0.52× (`cargo bench
+/// --bench play`); a batch is a few MiB, so this costs little memory.
+const BATCHES_AHEAD: usize = 4;
 
 /// The selected topics of a sequence as one stream of messages in `timestamp_ns` order (ties go to
 /// the topic listed first). Each topic has a task that reads its stream and keeps at most
-/// [`BATCHES_AHEAD`] batch ready beside the one being merged and the one being read; a row is
-/// encoded only when it is taken, so memory does not grow with the size of the messages.
+/// [`BATCHES_AHEAD`] batches ready, encoded, beside the one being merged and the one being read.
 pub struct Messages {
     pub topics: Vec<ReplayTopic>,
     cursors: Vec<Cursor>,
@@ -172,17 +174,17 @@ impl Messages {
     ) -> crate::error::Result<Messages> {
         use futures::StreamExt;
         let mut cursors = Vec::with_capacity(topics.len());
-        for (_, h) in topics {
+        for (topic, h) in topics {
             let mut stream = h.stream(range).await?;
             let (tx, batches) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
+            let topic = topic.clone();
             let task = tokio::spawn(async move {
                 while let Some(b) = stream.next().await {
                     let prepared = b.map(|b| {
                         let flat = Flat::new(&b);
-                        let times = (0..flat.rows())
-                            .map(|r| flat.row(r).i64("timestamp_ns"))
-                            .collect();
-                        (flat, times)
+                        (0..flat.rows())
+                            .map(|r| (flat.row(r).i64("timestamp_ns"), topic.encode_row(&flat, r)))
+                            .collect()
                     });
                     if tx.send(prepared).await.is_err() {
                         break;
@@ -207,8 +209,8 @@ impl Messages {
     async fn head(&mut self, i: usize) -> crate::error::Result<Option<i64>> {
         loop {
             let c = &mut self.cursors[i];
-            if let Some(((_, times), row)) = &c.batch {
-                if let Some(t) = times.get(*row) {
+            if let Some((rows, row)) = &c.batch {
+                if let Some((t, _)) = rows.get(*row) {
                     return Ok(Some(*t));
                 }
                 c.batch = None;
@@ -238,8 +240,8 @@ impl Messages {
             let Some((timestamp_ns, i)) = best else {
                 return Ok(None);
             };
-            let ((flat, _), row) = self.cursors[i].batch.as_mut().expect("head seen");
-            let encoded = self.topics[i].encode_row(flat, *row);
+            let (rows, row) = self.cursors[i].batch.as_mut().expect("head seen");
+            let encoded = std::mem::replace(&mut rows[*row].1, Ok(Vec::new()));
             *row += 1;
             match encoded {
                 Ok(cdr) => {

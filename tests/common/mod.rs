@@ -263,6 +263,30 @@ pub fn imu_rows(n: usize, every_ns: i64) -> Vec<Value> {
         .collect()
 }
 
+/// The Python with the test peers (python/requirements-test.txt), as scripts/test.sh sets it up.
+pub fn python() -> String {
+    std::env::var("MOSAICO_TEST_PYTHON").expect(
+        "MOSAICO_TEST_PYTHON must name a Python with python/requirements-test.txt installed \
+         (scripts/test.sh sets it up)",
+    )
+}
+
+/// A script of the project's python/ folder.
+pub fn script(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(name)
+}
+
+/// `mosaico-bridge --server SERVER ARGS...`, run to its end.
+pub fn bridge(server: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+        .args(["--server", server])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// A new sequence `name` with an `/imu` topic holding five rows, its stream still open.
 pub async fn imu_sequence(c: &MosaicoClient, name: &str, on_error: OnError) -> SequenceWriter {
     let seq = c.sequence_create(name, json!({}), on_error).await.unwrap();
