@@ -151,9 +151,9 @@ impl Drop for Cursor {
 }
 
 /// Batches each topic's task prepares ahead of the merge: the topics' streams are read, decoded
-/// and encoded in parallel, and overlap with the merge and publishing. One ahead kept the image
-/// stream waiting on the merge (0.42× the raw read with `--rate max`), four 0.52× (`cargo bench
-/// --bench play`); a batch is a few MiB, so this costs little memory.
+/// and encoded in parallel, and overlap with the merge and publishing. With one ahead the image
+/// stream waited on the merge: `--rate max` made 0.42× the raw read, four made 0.52×, and four
+/// encoded by the topics' tasks 0.57-0.63× (`cargo bench --bench play`). A batch is a few MiB.
 const BATCHES_AHEAD: usize = 4;
 
 /// The selected topics of a sequence as one stream of messages in `timestamp_ns` order (ties go to
