@@ -367,24 +367,8 @@ fn the_recorder_services_answer_fastdds_and_cyclone_clients_and_diagnostics_reac
     let addr = server.address();
     let name = unique("fdsvc");
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("record.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "mosaico_bridge:\n  ros__parameters:\n    server: \"{addr}\"\n    node_name: rec\n    namespace: /r1\n    autostart: false\n    diagnostics_period_s: 0.2\n    sequence: {{template: \"{name}_{{counter}}\"}}\n    topics: {{names: [/imu]}}\n"
-        ),
-    )
-    .unwrap();
-    let spool = tempfile::tempdir().unwrap();
-    let mut recorder = Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
-        .args(["record", "--json", "--config"])
-        .arg(&config)
-        .arg("--spool")
-        .arg(spool.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map(Reaped)
-        .unwrap();
+    let sequence = format!("{{template: \"{name}_{{counter}}\"}}");
+    let mut recorder = Reaped(service_recorder(&addr, &sequence, dir.path()));
     // A Fast DDS subscriber of /diagnostics for the whole run (the recorder offers it reliable).
     let diag = fastdds_listener(
         &peer,

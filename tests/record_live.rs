@@ -287,23 +287,7 @@ fn services_and_diagnostics_drive_the_recorder_over_dds() {
     let addr = server.address();
     let name = unique("svc");
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("record.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "mosaico_bridge:\n  ros__parameters:\n    server: \"{addr}\"\n    node_name: rec\n    namespace: /r1\n    autostart: false\n    diagnostics_period_s: 0.2\n    sequence: {{name: {name}}}\n    topics: {{names: [/imu]}}\n"
-        ),
-    )
-    .unwrap();
-    let spool = tempfile::tempdir().unwrap();
-    let mut recorder = Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
-        .args(["record", "--json", "--config"])
-        .arg(&config)
-        .arg("--spool")
-        .arg(spool.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut recorder = service_recorder(&addr, &format!("{{name: {name}}}"), dir.path());
 
     // A sensor node publishing /imu, and a watcher of /diagnostics.
     let sensor = DdsTransport::new("/", "imu_driver").unwrap();

@@ -287,6 +287,32 @@ pub fn bridge(server: &str, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `mosaico-bridge record --json` as node `/r1/rec`, idle until `~/start`, recording `/imu` into
+/// `server` as `sequence` (a YAML flow mapping: `{name: x}`, `{template: "x_{counter}"}`), with
+/// `/diagnostics` every 0.2 s; its config and spool in `dir`, its stdout piped.
+pub fn service_recorder(
+    server: &str,
+    sequence: &str,
+    dir: &std::path::Path,
+) -> std::process::Child {
+    let config = dir.join("record.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "mosaico_bridge:\n  ros__parameters:\n    server: \"{server}\"\n    node_name: rec\n    namespace: /r1\n    autostart: false\n    diagnostics_period_s: 0.2\n    sequence: {sequence}\n    topics: {{names: [/imu]}}\n"
+        ),
+    )
+    .unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+        .args(["record", "--json", "--config"])
+        .arg(&config)
+        .arg("--spool")
+        .arg(dir.join("spool"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// A new sequence `name` with an `/imu` topic holding five rows, its stream still open.
 pub async fn imu_sequence(c: &MosaicoClient, name: &str, on_error: OnError) -> SequenceWriter {
     let seq = c.sequence_create(name, json!({}), on_error).await.unwrap();
