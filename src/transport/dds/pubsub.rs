@@ -117,6 +117,32 @@ impl DdsSubscription {
     }
 }
 
+/// Samples the middleware lost, from each writer's sequence numbers (1, 2, 3...): RustDDS reports
+/// no SAMPLE_LOST status. A jump counts the numbers skipped (network, or a full reader history); a
+/// sample older than the last one seen arrived late, after it was counted, so it is taken back;
+/// a writer's first sample is its baseline.
+#[derive(Default)]
+struct Gaps(HashMap<rustdds::GUID, i64>);
+
+impl Gaps {
+    /// The change in the lost count for sample `seq` of `writer`.
+    fn seen(&mut self, writer: rustdds::GUID, seq: i64) -> i64 {
+        match self.0.get_mut(&writer) {
+            None => {
+                self.0.insert(writer, seq);
+                0
+            }
+            Some(last) if seq > *last => {
+                let skipped = seq - *last - 1;
+                *last = seq;
+                skipped
+            }
+            Some(last) if seq < *last => -1,
+            Some(_) => 0,
+        }
+    }
+}
+
 fn deliver(
     topic: &str,
     reader: &RawReader,
@@ -125,9 +151,7 @@ fn deliver(
     lost: &AtomicU64,
     mut stop: futures::channel::oneshot::Receiver<()>,
 ) {
-    // Each writer numbers its samples 1, 2, 3...: a jump is samples the middleware lost (network,
-    // or a full reader history). RustDDS reports no SAMPLE_LOST status, so this is the count.
-    let mut last: HashMap<rustdds::GUID, i64> = HashMap::new();
+    let mut gaps = Gaps::default();
     let stream = reader.as_async_stream();
     futures::pin_mut!(stream);
     futures::executor::block_on(async {
@@ -137,11 +161,16 @@ fn deliver(
                     if stopped.load(Ordering::Acquire) {
                         break;
                     }
-                    let seq = i64::from(change.sequence_number);
-                    if let Some(prev) = last.insert(change.writer_guid(), seq) {
-                        if seq > prev + 1 {
-                            lost.fetch_add((seq - prev - 1) as u64, Ordering::Relaxed);
+                    match gaps.seen(change.writer_guid(), i64::from(change.sequence_number)) {
+                        d if d > 0 => {
+                            lost.fetch_add(d as u64, Ordering::Relaxed);
                         }
+                        d if d < 0 => {
+                            let _ = lost.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                                Some(n.saturating_sub(1))
+                            });
+                        }
+                        _ => {}
                     }
                     let publisher = Some(hex::encode(change.writer_guid().to_bytes()));
                     let RawCdr(cdr) = change.into_value();
@@ -252,6 +281,27 @@ mod tests {
         assert!(!q.is_reliable());
         assert!(q.is_volatile());
         assert_eq!(q.history(), Some(policy::History::KeepLast { depth: 1 }));
+    }
+
+    #[test]
+    fn sequence_gaps_count_what_never_came_and_take_back_late_samples() {
+        let (a, b) = (
+            rustdds::GUID::from_bytes([1; 16]),
+            rustdds::GUID::from_bytes([2; 16]),
+        );
+        let mut g = Gaps::default();
+        assert_eq!(g.seen(a, 40), 0, "the first sample is the baseline");
+        assert_eq!(g.seen(a, 41), 0);
+        assert_eq!(g.seen(a, 45), 3, "42, 43, 44 skipped");
+        assert_eq!(g.seen(a, 43), -1, "43 came late");
+        assert_eq!(
+            g.seen(a, 46),
+            0,
+            "a late sample does not move the baseline back"
+        );
+        assert_eq!(g.seen(a, 46), 0, "a duplicate");
+        assert_eq!(g.seen(b, 7), 0, "writers are counted apart");
+        assert_eq!(g.seen(b, 9), 1);
     }
 
     #[test]
