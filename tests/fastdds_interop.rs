@@ -486,13 +486,7 @@ fn what_play_publishes_reaches_a_fastdds_subscriber_byte_identical() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let bag = dir.path().join("bag");
-    let st = Command::new(python())
-        .arg(script("make_bag.py"))
-        .arg(&bag)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let (bag, name) = imported_bag(dir.path(), &h.address());
     // The oracle: the bag as rosbags reads it, every message's serialized bytes hashed.
     let out = Command::new(python())
         .arg(script("read_bag.py"))
@@ -506,21 +500,6 @@ fn what_play_publishes_reaches_a_fastdds_subscriber_byte_identical() {
         String::from_utf8_lossy(&out.stderr)
     );
     let expected: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let name = unique("fdplay");
-    let out = bridge(
-        &h.address(),
-        &[
-            "import",
-            bag.join("bag.mcap").to_str().unwrap(),
-            "--sequence",
-            &name,
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     // One Fast DDS reader per bag topic, with QoS that matches what the player offers (the
     // recorded publishers' QoS: rosbags' 2 = best effort, 1 = transient local).

@@ -16,7 +16,7 @@ mod netns;
 #[path = "common/trigger.rs"]
 mod trigger;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,35 +30,6 @@ use trigger::{Caller, PATIENCE};
 
 /// make_bag.py's first record time.
 const T0: i64 = 1_700_000_000_000_000_000;
-
-/// The bag, imported into a new sequence of `server`.
-fn imported_bag(dir: &Path, server: &str) -> (PathBuf, String) {
-    let bag = dir.join("bag");
-    if !bag.exists() {
-        let st = Command::new(python())
-            .arg(script("make_bag.py"))
-            .arg(&bag)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    let name = unique("play");
-    let out = bridge(
-        server,
-        &[
-            "import",
-            bag.join("bag.mcap").to_str().unwrap(),
-            "--sequence",
-            &name,
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (bag, name)
-}
 
 /// The subscriber, started and ready (its readers exist) when this returns.
 fn listener(bag: &Path, dir: &Path, args: &[&str]) -> Child {

@@ -313,6 +313,35 @@ pub fn service_recorder(
         .unwrap()
 }
 
+/// The bag, imported into a new sequence of `server`.
+pub fn imported_bag(dir: &std::path::Path, server: &str) -> (std::path::PathBuf, String) {
+    let bag = dir.join("bag");
+    if !bag.exists() {
+        let st = std::process::Command::new(python())
+            .arg(script("make_bag.py"))
+            .arg(&bag)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let name = unique("play");
+    let out = bridge(
+        server,
+        &[
+            "import",
+            bag.join("bag.mcap").to_str().unwrap(),
+            "--sequence",
+            &name,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (bag, name)
+}
+
 /// A new sequence `name` with an `/imu` topic holding five rows, its stream still open.
 pub async fn imu_sequence(c: &MosaicoClient, name: &str, on_error: OnError) -> SequenceWriter {
     let seq = c.sequence_create(name, json!({}), on_error).await.unwrap();
