@@ -18,7 +18,10 @@
 # /proc/PID/stat) and peak RSS (VmHWM) are sampled and it gets SIGTERM; it must exit 0 and its stop
 # time is measured. Reported per topic: published (peer manifest), received (recorder), DDS loss =
 # published - received, written, dropped inside the bridge (queue policy), lost, malformed; plus the
-# recorder's CPU % of one core over [peer start, SIGTERM] and its peak RSS; and, to explain losses,
+# recorder's CPU % of one core over [peer start, SIGTERM] and its peak RSS; per topic the latency
+# from receive to sent (batch handed to its DoPut stream) and to committed (its part finalized on
+# the server), p50/p99/max, from the recorder's report (RECORD_CONFIG with a short
+# split.max_duration_s shows committed latency with short parts); and, to explain losses,
 # the namespace's UDP counters (RcvbufErrors = datagrams dropped by full socket receive buffers) and
 # the recorder's busiest threads.
 #
@@ -243,6 +246,11 @@ for v in variants:
     print(f"recorder: exit {m['recorder_exit']}, CPU {m['recorder_cpu_s']:.1f} s over {m['window_s']:.1f} s "
           f"= {100 * m['recorder_cpu_s'] / m['window_s']:.0f} % of one core; peak RSS (VmHWM) {m['recorder_vmhwm_kb'] / 1024:.0f} MB "
           f"(/usr/bin/time max RSS {maxrss / 1024:.0f} MB, wall {wall}); stop after SIGTERM {m['stop_s']:.2f} s")
+    lat = [(t["topic"], t.get("latency") or {}) for s in rep.get("sessions", []) for t in s["topics"]]
+    for topic, l in lat:
+        cell = lambda k: (f"p50 {l[k]['p50_ms']:.0f} ms, p99 {l[k]['p99_ms']:.0f} ms, max {l[k]['max_ms']:.0f} ms"
+                          if l.get(k) else "-")
+        print(f"latency {topic}: received→sent {cell('received_to_sent')}; received→committed {cell('received_to_committed')}")
     print(f"dev server: CPU {m['server_cpu_s']:.1f} s, RSS {m['server_rss_kb'] / 1024 / 1024:.1f} GB at the end")
     udp = open(f"{d}/udp-snmp.txt").read().splitlines()
     if len(udp) == 2:

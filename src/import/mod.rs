@@ -89,6 +89,7 @@ pub async fn import(
         writer: writer.clone(),
         topic_suffix: String::new(),
         topic_metadata: Value::Object(Default::default()),
+        latency: None,
     };
     let report = match engine::upload(
         client,

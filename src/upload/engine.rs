@@ -22,6 +22,7 @@ use crate::bag::{BagError, BagMessage, SegmentReader};
 use crate::error::{Error, Result};
 use crate::handlers::{MosaicoClient, SequenceWriter};
 use crate::ros::adapters::{adapter_or_raw, Adapter, AdapterOptions, RosTopicInfo};
+use crate::upload::latency::LatencyBook;
 use crate::upload::pipe::{run_topic, Chunk, SequenceSink, TopicReport, TopicSink, TopicStats};
 
 /// A chunk is sent to its topic's task at this many bytes or messages, whichever comes first.
@@ -186,6 +187,8 @@ pub struct Target {
     pub topic_suffix: String,
     /// User metadata of every topic created.
     pub topic_metadata: Value,
+    /// Where to count receive→sent latency (spool segments: timestamps are receive times).
+    pub latency: Option<Arc<LatencyBook>>,
 }
 
 /// What one upload did.
@@ -256,6 +259,7 @@ where
     let (spawn_tx, mut spawn_rx) = mpsc::unbounded_channel::<Spawn>();
     let reader = {
         let abort = abort.clone();
+        let latency = target.latency.clone();
         tokio::task::spawn_blocking(
             move || -> std::result::Result<(Vec<String>, u64, Option<String>), BagError> {
                 let mut source = source;
@@ -287,7 +291,10 @@ where
                                 .map(Value::String),
                         };
                         let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-                        let stats = Arc::new(TopicStats::default());
+                        let stats = Arc::new(match &latency {
+                            Some(book) => TopicStats::measured(book.clone(), &c.topic),
+                            None => TopicStats::default(),
+                        });
                         spawn_tx
                             .send((c.topic.clone(), info, rx, stats.clone()))
                             .ok()?;
