@@ -62,6 +62,8 @@ pub struct DdsTransport {
     background: Background,
     services: Mutex<BTreeMap<String, mpsc::Sender<TriggerCall>>>,
     graph: Arc<GraphState>,
+    /// What ended subscriptions delivered, so a new one skips it in RustDDS's topic cache.
+    delivered: pubsub::Delivered,
     participant: DomainParticipant,
     dds_publisher: rustdds::Publisher,
     dds_subscriber: rustdds::Subscriber,
@@ -155,6 +157,7 @@ impl DdsTransport {
             background,
             services: Mutex::new(BTreeMap::new()),
             graph,
+            delivered: Default::default(),
             participant,
             dds_publisher,
             dds_subscriber,
@@ -221,8 +224,9 @@ impl Transport for DdsTransport {
             .dds_subscriber
             .create_simple_datareader_no_key::<RawCdr, RawCdrAdapter>(&dds_topic, Some(policies))
             .map_err(|e| failed(format!("cannot create the DDS reader: {e}")))?;
-        let subscription = DdsSubscription::start(topic.clone(), reader, on_message)
-            .map_err(|e| failed(format!("cannot start its delivery thread: {e}")))?;
+        let subscription =
+            DdsSubscription::start(topic.clone(), reader, on_message, self.delivered.clone())
+                .map_err(|e| failed(format!("cannot start its delivery thread: {e}")))?;
         tracing::debug!(topic, ros_type, ?qos, "subscribed");
         Ok(Box::new(subscription))
     }
