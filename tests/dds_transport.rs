@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use mosaico_bridge::transport::dds::DdsTransport;
 use mosaico_bridge::transport::{
-    Durability, GraphTopic, OnMessage, Qos, RawMessage, Reliability, Subscription, Transport,
+    Durability, GraphTopic, OnMessage, Qos, RawMessage, Reliability, Transport,
 };
 use trigger::{call, Caller, TriggerResponse};
 
