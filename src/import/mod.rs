@@ -90,6 +90,7 @@ pub async fn import(
         topic_suffix: String::new(),
         topic_metadata: Value::Object(Default::default()),
         latency: None,
+        max_chunk_age_ns: None,
     };
     let report = match engine::upload(
         client,

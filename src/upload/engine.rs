@@ -189,6 +189,9 @@ pub struct Target {
     pub topic_metadata: Value,
     /// Where to count receive→sent latency (spool segments: timestamps are receive times).
     pub latency: Option<Arc<LatencyBook>>,
+    /// A live source's topic chunk is handed over once it spans this much time, whatever its
+    /// size, so a slow topic reaches the server within about that (a bag's: by size only).
+    pub max_chunk_age_ns: Option<i64>,
 }
 
 /// What one upload did.
@@ -260,6 +263,7 @@ where
     let reader = {
         let abort = abort.clone();
         let latency = target.latency.clone();
+        let max_age = target.max_chunk_age_ns;
         tokio::task::spawn_blocking(
             move || -> std::result::Result<(Vec<String>, u64, Option<String>), BagError> {
                 let mut source = source;
@@ -306,11 +310,27 @@ where
                     });
                     let Some(t) = task else { continue };
                     t.stats.received(m.data.len());
-                    t.pending.push(m.log_time as i64, m.data);
-                    if t.pending.bytes >= CHUNK_BYTES || t.pending.len() >= CHUNK_MESSAGES {
+                    let now = m.log_time as i64;
+                    t.pending.push(now, m.data);
+                    let old = |c: &Chunk| {
+                        max_age.is_some_and(|a| c.first_ts().is_some_and(|f| now - f >= a))
+                    };
+                    if t.pending.bytes >= CHUNK_BYTES
+                        || t.pending.len() >= CHUNK_MESSAGES
+                        || old(&t.pending)
+                    {
                         let chunk = std::mem::take(&mut t.pending);
                         if !send_unless_aborted(&t.tx, chunk, &abort) {
                             break;
+                        }
+                    }
+                    // Other topics' chunks may have grown old meanwhile.
+                    if max_age.is_some() && read.is_multiple_of(256) {
+                        for t in tasks.values_mut().flatten().filter(|t| old(&t.pending)) {
+                            let chunk = std::mem::take(&mut t.pending);
+                            if !send_unless_aborted(&t.tx, chunk, &abort) {
+                                break;
+                            }
                         }
                     }
                 }

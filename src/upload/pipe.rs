@@ -33,6 +33,11 @@ impl Chunk {
     pub fn len(&self) -> usize {
         self.msgs.len()
     }
+    /// The timestamp of the first message.
+    pub fn first_ts(&self) -> Option<i64> {
+        self.msgs.first().map(|m| m.0)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.msgs.is_empty()
     }

@@ -21,6 +21,9 @@ use tracing::{error, info, warn};
 use super::engine::{self, is_fault, Abort, Selection, Target};
 use super::follow::SpoolProgress;
 use super::latency::{LatencyBook, TopicLatency};
+
+/// A topic's messages go to the server in chunks spanning at most this much receive time.
+const LIVE_CHUNK_AGE: Duration = Duration::from_millis(500);
 use super::parts::{self, OnServer, PartSummary, META_PART};
 use super::spool_dir::{self, PartPhase, SessionDir};
 use crate::bag::reader::{segment_facts, End, Sealed};
@@ -503,6 +506,7 @@ impl Inner {
             topic_suffix: naming.topic_suffix.clone(),
             topic_metadata: json!({ META_PART: part }),
             latency: Some(latency.clone()),
+            max_chunk_age_ns: Some(LIVE_CHUNK_AGE.as_nanos() as i64),
         };
         let selection = Selection {
             skip: self.set_aside(&w.session),
