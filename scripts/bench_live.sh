@@ -33,7 +33,8 @@
 #
 # Env: DURATION (60), VARIANTS ("stock tuned"), RMEM (67108864), PORT (6791), MEM_FLOOR_MB (1500),
 # BIN (target/release/mosaico-bridge, built unless SKIP_BUILD=1), RECORD_CONFIG (a record.yaml
-# instead of the shipped one), PEER_EXTRA (more ros_peer.py flags), BENCH_DIR (/tmp/mosaico-bench).
+# instead of the shipped one), PEER_EXTRA (more ros_peer.py flags), BENCH_DIR (/tmp/mosaico-bench),
+# NATIVE (the native reader's binary; NATIVE= leaves it out: the publisher then sends one copy).
 # Results: $BENCH_DIR/live-<stamp>/<variant>/ (logs, manifest, recorder report) and summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
