@@ -154,8 +154,7 @@ async fn ls_info_cat_query() {
                     "robot=r2",
                     "--tag",
                     &tag(&c, "IMU"),
-                    "--output",
-                    "json",
+                    "--json",
                 ],
             )
             .await,

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use futures::{StreamExt, TryStreamExt};
 use mosaico_bridge::names;
 use mosaico_bridge::protocol::{Notification, SequenceInfo, TopicInfo};
@@ -11,7 +11,7 @@ use mosaico_bridge::{Error, MosaicoClient, Op, Query, SequenceFilter, TopicFilte
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::output::{human_bytes, opt, print_json, print_table};
+use super::output::{human_bytes, opt, plural, print_json, print_table};
 use super::ConnArgs;
 
 /// How many catalogue calls run at once when a command needs one per sequence or topic.
@@ -272,14 +272,11 @@ pub async fn rm(conn: &ConnArgs, args: RmArgs) -> Result<ExitCode> {
     }
 }
 
-#[derive(Copy, Clone, Debug, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
 /// Filters take a value or an operator form: `x` (equals), `!=x`, `>5`, `>=5`, `<5`, `<=5`,
-/// `~text` (match), `a..b` (between), `a|b|c` (any of).
+/// `~pattern` (match), `a..b` (between), `a|b|c` (any of). A `~pattern` means the same on both
+/// server generations: `*` any run, `?` one character, against the whole value; without either,
+/// a substring (`~camera` = `~*camera*`). Tags, topic names and field paths are checked against
+/// the server's ontology before the query is sent.
 #[derive(Args, Debug)]
 pub struct QueryArgs {
     /// Sequence name filter.
@@ -294,20 +291,26 @@ pub struct QueryArgs {
     /// Topic name filter (relative to its sequence, e.g. `/imu` or `~camera`).
     #[arg(long, value_name = "OP")]
     pub topic: Option<String>,
-    /// Topic ontology tag filter (`imu` on legacy servers, `IMU` on current ones).
+    /// Topic ontology tag filter (`IMU` on current servers, `imu` on legacy ones; either
+    /// spelling is translated), e.g. `--tag IMU` or `--tag '~Image'`.
     #[arg(long, value_name = "OP")]
     pub tag: Option<String>,
     /// Topic metadata filter, repeatable.
     #[arg(long, value_name = "KEY=OP")]
     pub topic_meta: Vec<String>,
-    /// Data filter on an ontology field, repeatable: `--field 'imu.acceleration.x=>5'`.
+    /// Data filter on an ontology field, repeatable: `--field 'IMU.acceleration.x=>5'`.
     #[arg(long, value_name = "TAG.FIELD=OP")]
     pub field: Vec<String>,
-    /// A raw query body sent as given (after the same safety checks); excludes the filter flags.
+    /// A raw query body in the server's dialect, sent as given once its keys are checked;
+    /// excludes the filter flags.
     #[arg(long, value_name = "JSON", conflicts_with_all = ["seq_name", "seq_meta", "seq_created", "topic", "tag", "topic_meta", "field"])]
-    pub json: Option<String>,
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: OutputFormat,
+    pub raw: Option<String>,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the request body that would be sent to this server, and exit.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 fn key_op(flag: &str, s: &str) -> Result<(String, Op)> {
@@ -322,8 +325,8 @@ fn key_op(flag: &str, s: &str) -> Result<(String, Op)> {
 
 impl QueryArgs {
     pub fn build(&self) -> Result<Query> {
-        if let Some(raw) = &self.json {
-            let v: Value = serde_json::from_str(raw).context("--json is not valid JSON")?;
+        if let Some(raw) = &self.raw {
+            let v: Value = serde_json::from_str(raw).context("--raw is not valid JSON")?;
             return Ok(Query::raw(v));
         }
         let mut q = Query::new();
@@ -357,7 +360,7 @@ impl QueryArgs {
             q = q.ontology(k, op);
         }
         if q == Query::new() {
-            bail!("give at least one filter (--seq-meta, --tag, --topic, --field, ...) or a raw --json query");
+            bail!("give at least one filter (--seq-meta, --tag, --topic, --field, ...) or a raw --raw query");
         }
         Ok(q)
     }
@@ -366,21 +369,32 @@ impl QueryArgs {
 pub async fn query(conn: &ConnArgs, args: QueryArgs) -> Result<ExitCode> {
     let q = args.build()?;
     let client = conn.connect().await?;
-    let items = client.query(&q).await.context("query refused")?;
-    match args.output {
-        OutputFormat::Json => print_json(&json!(items))?,
-        OutputFormat::Text => {
-            for it in &items {
-                println!("{}", it.sequence);
-                for t in &it.topics {
-                    match &t.ontology_tag {
-                        Some(tag) => println!("  {}  ({tag})", t.locator),
-                        None => println!("  {}", t.locator),
-                    }
+    let g = client.generation();
+    let resolved = q.resolve(g).map_err(anyhow::Error::new)?;
+    for n in &resolved.notes {
+        eprintln!("note: {n}");
+    }
+    if args.dry_run {
+        print_json(&resolved.query.to_json(g)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let items = client
+        .query(&resolved.query)
+        .await
+        .with_context(|| format!("query refused by {}", conn.server_label()))?;
+    if args.json {
+        print_json(&json!(items))?;
+    } else {
+        for it in &items {
+            println!("{}", it.sequence);
+            for t in &it.topics {
+                match &t.ontology_tag {
+                    Some(tag) => println!("  {}  ({tag})", t.locator),
+                    None => println!("  {}", t.locator),
                 }
             }
-            eprintln!("{} sequence(s)", items.len());
         }
+        eprintln!("{}", plural(items.len(), "sequence", "sequences"));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -398,8 +412,9 @@ mod tests {
             tag: None,
             topic_meta: vec![],
             field: vec![],
-            json: None,
-            output: OutputFormat::Text,
+            raw: None,
+            json: false,
+            dry_run: false,
         };
         f(&mut a);
         a
@@ -444,7 +459,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("KEY=OP"));
-        assert!(args(|a| a.json = Some("{".into()))
+        assert!(args(|a| a.raw = Some("{".into()))
             .build()
             .unwrap_err()
             .to_string()

@@ -100,6 +100,11 @@ impl ConnArgs {
         })
     }
 
+    /// The server this command talks to, as the user named it.
+    pub fn server_label(&self) -> &str {
+        self.server.as_deref().unwrap_or(DEFAULT_SERVER)
+    }
+
     pub async fn connect(&self) -> Result<MosaicoClient> {
         let server = self.server.as_deref().unwrap_or(DEFAULT_SERVER);
         self.connect_to(server, self.api_key.clone()).await

@@ -313,9 +313,17 @@ impl MosaicoClient {
             .await
     }
 
+    /// Runs a catalogue query, checked against this server's ontology first
+    /// ([`Query::resolve`]); `~` patterns mean the same on both generations.
     pub async fn query(&self, q: &Query) -> Result<Vec<QueryItem>> {
         self.inner.check_open()?;
-        self.inner.protocol.query(&self.inner.control, q).await
+        let exact = q.resolve(self.generation())?.query;
+        let items = self
+            .inner
+            .protocol
+            .query(&self.inner.control, &exact)
+            .await?;
+        Ok(exact.narrow(items))
     }
 }
 
