@@ -68,6 +68,16 @@ pub async fn run(conn: &ConnArgs, args: CpArgs) -> Result<ExitCode> {
         total_rows = total_rows.zip(th.info().row_count).map(|(a, b)| a + b);
         plans.push(th);
     }
+    if topics.is_empty() || total_rows == Some(0) {
+        bail!(
+            "`{src_name}` has no rows to copy ({}): no sequence `{dst_name}` was created",
+            if topics.is_empty() {
+                "no topics"
+            } else {
+                "every topic is empty"
+            }
+        );
+    }
     let bar = match total_rows {
         Some(n) => ProgressBar::new(n).with_style(
             ProgressStyle::with_template(
@@ -106,6 +116,14 @@ pub async fn run(conn: &ConnArgs, args: CpArgs) -> Result<ExitCode> {
             )));
         }
     };
+    if copied.iter().all(|c| c.rows == 0) {
+        bar.abandon();
+        writer.abort().await.ok();
+        bail!(
+            "`{src_name}` had no rows to copy: `{dst_name}` was discarded on {}",
+            dst.addr()
+        );
+    }
     let summary = writer
         .finalize()
         .await
