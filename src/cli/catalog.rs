@@ -28,40 +28,62 @@ pub struct LsArgs {
 struct LsRow {
     name: String,
     locked: Option<bool>,
-    topics: usize,
+    topics: Option<usize>,
+    /// What the server reports storing.
     total_size_bytes: Option<u64>,
     created: Option<String>,
     created_at_ns: Option<i64>,
+    /// Why the sequence could not be read (the other fields are then unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
-pub async fn ls(conn: &ConnArgs, args: LsArgs) -> Result<ExitCode> {
-    let client = conn.connect().await?;
-    let names = client.list_sequences().await.context("listing sequences")?;
-    let mut infos: Vec<SequenceInfo> = futures::stream::iter(names)
-        .map(|n| {
-            let c = client.clone();
-            async move {
-                c.sequence_handler(&n)
-                    .await
-                    .map(|h| h.info().clone())
-                    .with_context(|| format!("reading sequence `{n}`"))
-            }
-        })
-        .buffered(CATALOGUE_CONCURRENCY)
-        .try_collect()
-        .await?;
-    infos.sort_by(|a, b| a.name.cmp(&b.name));
-    let rows: Vec<LsRow> = infos
-        .into_iter()
-        .map(|i| LsRow {
-            topics: i.topics.len(),
+impl LsRow {
+    fn of(i: SequenceInfo) -> Self {
+        LsRow {
+            topics: Some(i.topics.len()),
             name: i.name,
             locked: i.locked,
             total_size_bytes: i.total_size_bytes,
             created: i.created,
             created_at_ns: i.created_at_ns,
+            error: None,
+        }
+    }
+
+    fn unreadable(name: String, e: &Error) -> Self {
+        LsRow {
+            name,
+            locked: None,
+            topics: None,
+            total_size_bytes: None,
+            created: None,
+            created_at_ns: None,
+            error: Some(e.to_string()),
+        }
+    }
+}
+
+/// Every sequence the server lists; one that cannot be read is listed as unreadable with the
+/// reason (exit 1), not a reason to list nothing.
+pub async fn ls(conn: &ConnArgs, args: LsArgs) -> Result<ExitCode> {
+    let client = conn.connect().await?;
+    let names = client.list_sequences().await.context("listing sequences")?;
+    let mut rows: Vec<LsRow> = futures::stream::iter(names)
+        .map(|n| {
+            let c = client.clone();
+            async move {
+                match c.sequence_handler(&n).await {
+                    Ok(h) => LsRow::of(h.info().clone()),
+                    Err(e) => LsRow::unreadable(n, &e),
+                }
+            }
         })
-        .collect();
+        .buffered(CATALOGUE_CONCURRENCY)
+        .collect()
+        .await;
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let unreadable: Vec<&LsRow> = rows.iter().filter(|r| r.error.is_some()).collect();
     if args.json {
         print_json(&rows)?;
     } else {
@@ -70,16 +92,34 @@ pub async fn ls(conn: &ConnArgs, args: LsArgs) -> Result<ExitCode> {
             .map(|r| {
                 vec![
                     r.name.clone(),
-                    locked_word(r.locked),
-                    r.topics.to_string(),
+                    match r.error {
+                        Some(_) => "unreadable".into(),
+                        None => locked_word(r.locked),
+                    },
+                    opt(r.topics),
                     opt(r.total_size_bytes.map(human_bytes)),
                     opt(r.created.clone()),
                 ]
             })
             .collect();
-        print_table(&["NAME", "STATE", "TOPICS", "SIZE", "CREATED"], &table)?;
+        print_table(&["NAME", "STATE", "TOPICS", "STORED", "CREATED"], &table)?;
     }
-    Ok(ExitCode::SUCCESS)
+    for r in &unreadable {
+        eprintln!(
+            "{}: could not be read: {}",
+            r.name,
+            r.error.as_deref().unwrap_or("")
+        );
+    }
+    if unreadable.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} could not be read",
+            plural(unreadable.len(), "sequence", "sequences")
+        );
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn locked_word(locked: Option<bool>) -> String {
@@ -154,7 +194,7 @@ async fn sequence_info(client: &MosaicoClient, seq: &str, as_json: bool) -> Resu
     let s = &report.sequence;
     println!("sequence  {}", s.name);
     println!("state     {}", locked_word(s.locked));
-    println!("size      {}", opt(s.total_size_bytes.map(human_bytes)));
+    println!("stored    {}", opt(s.total_size_bytes.map(human_bytes)));
     println!("created   {}", opt(s.created.clone()));
     println!("metadata  {}", pretty_inline(&s.user_metadata));
     if !s.sessions.is_empty() {
@@ -187,7 +227,10 @@ async fn sequence_info(client: &MosaicoClient, seq: &str, as_json: bool) -> Resu
             ]
         })
         .collect();
-    print_table(&["TOPIC", "TAG", "FORMAT", "ROWS", "SIZE", "STATE"], &rows)?;
+    print_table(
+        &["TOPIC", "TAG", "FORMAT", "ROWS", "STORED", "STATE"],
+        &rows,
+    )?;
     print_notifications(&report.notifications);
     Ok(ExitCode::SUCCESS)
 }
@@ -219,7 +262,7 @@ async fn topic_info(
     println!("state     {}", locked_word(t.locked));
     println!("rows      {}", opt(t.row_count));
     println!("chunks    {}", opt(t.chunks));
-    println!("size      {}", opt(t.total_size_bytes.map(human_bytes)));
+    println!("stored    {}", opt(t.total_size_bytes.map(human_bytes)));
     println!(
         "interval  {}",
         opt(t.interval.map(|(a, b)| format!("[{a}, {b}] ns")))
@@ -267,7 +310,7 @@ pub async fn rm(conn: &ConnArgs, args: RmArgs) -> Result<ExitCode> {
         Err(Error::Locked { .. }) => {
             bail!("sequence `{name}` is finalized (locked): the server refuses to delete finalized data, so nothing was deleted")
         }
-        Err(e @ Error::NotFound { .. }) => bail!("sequence `{name}` does not exist ({e})"),
+        Err(e @ Error::NotFound { .. }) => Err(anyhow::Error::new(e)),
         Err(e) => Err(anyhow::Error::new(e).context(format!("deleting sequence `{name}`"))),
     }
 }

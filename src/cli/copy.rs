@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mosaico_bridge::{names, MosaicoClient, OnError, SequenceWriter, TimeRange, TopicOptions};
 use tracing::warn;
 
-use super::output::human_bytes;
+use super::output::{human_bytes, plural};
 use super::ConnArgs;
 
 /// Topics copied at once; each holds at most a few batches in memory.
@@ -134,18 +134,18 @@ pub async fn run(conn: &ConnArgs, args: CpArgs) -> Result<ExitCode> {
     }
     for t in &summary.topics {
         eprintln!(
-            "  {}: {} rows, {} on the wire ({})",
+            "  {}: {}, {} on the wire ({})",
             t.topic,
-            t.rows,
+            plural(t.rows as usize, "row", "rows"),
             human_bytes(t.wire_bytes),
             t.ontology_tag
         );
     }
     eprintln!(
-        "copied `{src_name}` to `{dst_name}` on {}: {} topics, {} rows",
+        "copied `{src_name}` to `{dst_name}` on {}: {}, {}",
         dst.addr(),
-        summary.topics.len(),
-        summary.rows()
+        plural(summary.topics.len(), "topic", "topics"),
+        plural(summary.rows() as usize, "row", "rows")
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -23,11 +23,11 @@ pub struct ExportArgs {
     /// Export only these topics (repeatable, or comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "TOPIC")]
     pub topics: Vec<String>,
-    /// First timestamp to export (ns since the epoch, inclusive).
-    #[arg(long, value_name = "NS")]
+    /// First timestamp to export (inclusive): ns since the epoch, RFC 3339 or `-10m` (before now).
+    #[arg(long, value_name = "TIME", value_parser = super::time::parse, allow_hyphen_values = true)]
     pub since: Option<i64>,
-    /// Export messages before this timestamp (ns since the epoch, exclusive).
-    #[arg(long, value_name = "NS")]
+    /// Export messages before this time (exclusive); same forms as --since.
+    #[arg(long, value_name = "TIME", value_parser = super::time::parse, allow_hyphen_values = true)]
     pub until: Option<i64>,
     /// The ROS type of a topic stored without one: `/topic=pkg/msg/Type` (repeatable).
     #[arg(long = "type", value_name = "TOPIC=TYPE")]

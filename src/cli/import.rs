@@ -155,7 +155,7 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
         }
         print_table(
             &[
-                "TOPIC", "ROS TYPE", "TAG", "MESSAGES", "WRITTEN", "BYTES", "NOTES",
+                "TOPIC", "ROS TYPE", "TAG", "MESSAGES", "WRITTEN", "PAYLOAD", "NOTES",
             ],
             rows,
         )?;

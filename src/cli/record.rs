@@ -186,7 +186,7 @@ pub fn print_sessions(
             "dropped",
             "malformed",
             "lost",
-            "bytes",
+            "payload",
         ]);
         let rows: Vec<Vec<String>> = s
             .topics
