@@ -43,7 +43,9 @@ done
 export MOSAICO_SERVER=$ADDR
 echo "demo: dev server on $ADDR" >&2
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+# Bold command lines on a terminal only: a log file gets no escape codes.
+if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
+step() { printf '\n%s$ %s%s\n' "$B" "$*" "$N"; "$@"; }
 step $BIN demo --duration "${DEMO_SECONDS:-5}"
 SEQ=$($BIN ls --json | python3 -c 'import json,sys; print(max(json.load(sys.stdin), key=lambda s: s["created_at_ns"])["name"])')
 step $BIN info "$SEQ"

@@ -459,6 +459,10 @@ async fn the_demo_refuses_a_taken_port_and_otherwise_picks_a_free_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("demo: dev server on 127.0.0.1:"), "{err}");
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+        "no escape codes when the output is not a terminal"
+    );
     assert!(c.list_sequences().await.unwrap().is_empty());
 }
 

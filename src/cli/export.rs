@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mosaico_bridge::play::{export, ExportOptions};
 
 use super::cat::window;
-use super::output::print_json;
+use super::output::{plural, print_json};
 use super::ConnArgs;
 
 #[derive(Args, Debug)]
@@ -71,9 +71,9 @@ pub async fn run(conn: &ConnArgs, args: ExportArgs) -> Result<ExitCode> {
         print_json(&report)?;
     } else {
         println!(
-            "exported {} messages of {} topics to {}",
-            report.messages,
-            report.topics.len(),
+            "exported {} of {} to {}",
+            plural(report.messages as usize, "message", "messages"),
+            plural(report.topics.len(), "topic", "topics"),
             report.bag
         );
         for (t, n) in &report.topics {
