@@ -362,3 +362,171 @@ async fn comparison_match_in_and_existence_operators() {
     })
     .await;
 }
+
+fn refused(r: mosaico_bridge::Result<Vec<mosaico_bridge::QueryItem>>) -> String {
+    match r {
+        Err(Error::InvalidQuery(m)) => m,
+        other => panic!("expected the query to be refused before sending, got {other:?}"),
+    }
+}
+
+/// Typos are refused with the closest valid spelling; what has one meaning (the other
+/// generation's tag spelling, a topic name without `/`) is fixed. The answers are the fixture's,
+/// from the server (the real mosaicod on the legacy pass).
+#[tokio::test]
+async fn names_are_checked_against_the_ontology() {
+    each_generation(|h| async move {
+        let c = h.client().await;
+        let (a, b) = fixture(&c, "check").await;
+        let mine = |items: Vec<mosaico_bridge::QueryItem>| -> Vec<String> {
+            names(
+                &items
+                    .into_iter()
+                    .filter(|i| i.sequence == a || i.sequence == b)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let both = vec![a.clone(), b.clone()];
+        let imu_tag = tag(&c, "IMU");
+        let by_tag = |t: &str| {
+            Query::new().topic(TopicFilter {
+                ontology_tag: Some(Op::Eq(json!(t))),
+                ..Default::default()
+            })
+        };
+        let m = refused(c.query(&by_tag(&format!("{imu_tag}u"))).await);
+        assert!(m.contains(&format!("did you mean `{imu_tag}`")), "{m}");
+        // The other generation's spelling names the same type: translated.
+        let other = match h.generation {
+            Generation::Legacy => "IMU",
+            Generation::Current => "imu",
+        };
+        assert_eq!(mine(c.query(&by_tag(other)).await.unwrap()), both);
+
+        let field = |k: &str| Query::new().ontology(k, Op::Geq(json!(100.0)));
+        let m = refused(c.query(&field(&format!("{imu_tag}.acceleraton.x"))).await);
+        assert!(
+            m.contains(&format!("did you mean `{imu_tag}.acceleration.x`")),
+            "{m}"
+        );
+        let m = refused(c.query(&field(&format!("{imu_tag}.header"))).await);
+        assert!(m.contains("no field"), "a struct is not a leaf: {m}");
+
+        let no_slash = Query::new().topic(TopicFilter {
+            name: Some(Op::Eq(json!("sensors/imu"))),
+            ..Default::default()
+        });
+        assert_eq!(mine(c.query(&no_slash).await.unwrap()), both);
+
+        let m = refused(
+            c.query(&Query::raw(
+                json!({"topic": {"ontology_tga": {"$eq": imu_tag}}}),
+            ))
+            .await,
+        );
+        assert!(
+            m.contains("ontology_tga") && m.contains("did you mean `ontology_tag`"),
+            "{m}"
+        );
+        let m = refused(c.query(&Query::raw(json!({"sequnce": {}}))).await);
+        assert!(m.contains("did you mean `sequence`"), "{m}");
+        let (wrong, right) = match h.generation {
+            Generation::Legacy => ("created_at_ns", "created_timestamp"),
+            Generation::Current => ("created_timestamp", "created_at_ns"),
+        };
+        let m = refused(
+            c.query(&Query::raw(json!({"sequence": {wrong: {"$gt": 1}}})))
+                .await,
+        );
+        assert!(m.contains(right), "{m}");
+        let m = refused(
+            c.query(&Query::raw(json!({"sequence": {"name": {"$like": "x"}}})))
+                .await,
+        );
+        assert!(m.contains("$like"), "{m}");
+    })
+    .await;
+}
+
+/// `~` patterns answer the same on both generations (substring without wildcards, whole-value
+/// glob with `*`/`?`), on sequence names, topic names and tags.
+#[tokio::test]
+async fn one_pattern_syntax_on_both_generations() {
+    each_generation(|h| async move {
+        let c = h.client().await;
+        let (a, b) = fixture(&c, "pat").await;
+        let topics = |q: Query| {
+            let c = &c;
+            let (a, b) = (a.clone(), b.clone());
+            async move {
+                let mut got: Vec<String> = c
+                    .query(&q)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .filter(|i| i.sequence == a || i.sequence == b)
+                    .flat_map(|i| i.topics.into_iter().map(|t| t.locator))
+                    .collect();
+                got.sort();
+                got
+            }
+        };
+        let by_topic = |p: &str| {
+            Query::new().topic(TopicFilter {
+                name: Some(Op::Match(p.into())),
+                ..Default::default()
+            })
+        };
+        let cams = vec![format!("{a}/camera"), format!("{b}/camera")];
+        let imus = vec![format!("{a}/sensors/imu"), format!("{b}/sensors/imu")];
+        assert_eq!(topics(by_topic("camera")).await, cams, "substring");
+        assert_eq!(topics(by_topic("amer")).await, cams, "substring");
+        assert_eq!(topics(by_topic("/sens*")).await, imus, "prefix glob");
+        assert_eq!(topics(by_topic("*/imu")).await, imus, "suffix glob");
+        assert_eq!(
+            topics(by_topic("/cam")).await,
+            cams,
+            "substring at the start"
+        );
+        assert_eq!(topics(by_topic("/cam*a")).await, cams);
+        assert_eq!(topics(by_topic("/cam*x")).await, Vec::<String>::new());
+        let m = refused(c.query(&by_topic("/cam[e]ra")).await);
+        assert!(m.contains('['), "{m}");
+
+        // `a`'s name: a prefix glob and a substring mean the same on both.
+        let (stem, suffix) = a.rsplit_once('_').unwrap();
+        let by_seq = |p: String| {
+            Query::new().sequence(SequenceFilter {
+                name: Some(Op::Match(p)),
+                ..Default::default()
+            })
+        };
+        let seqs = |q: Query| {
+            let t = topics(q);
+            async move {
+                let mut s: Vec<String> = t
+                    .await
+                    .into_iter()
+                    .map(|l| l.split('/').next().unwrap().to_string())
+                    .collect();
+                s.dedup();
+                s
+            }
+        };
+        assert_eq!(seqs(by_seq(suffix.to_string())).await, vec![a.clone()]);
+        assert_eq!(seqs(by_seq(format!("{stem}_*"))).await, vec![a.clone()]);
+        assert_eq!(seqs(by_seq(format!("*{suffix}"))).await, vec![a.clone()]);
+
+        // Tags: the pattern becomes the tags it matches (`Image` / `image`, not `CompressedImage`).
+        let by_tag = |p: &str| {
+            Query::new().topic(TopicFilter {
+                ontology_tag: Some(Op::Match(p.into())),
+                ..Default::default()
+            })
+        };
+        assert_eq!(topics(by_tag("?mage")).await, cams);
+        let m = refused(c.query(&by_tag("nothing*")).await);
+        assert!(m.contains("matches none"), "{m}");
+    })
+    .await;
+}

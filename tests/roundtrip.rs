@@ -327,4 +327,26 @@ async fn tls_with_a_private_ca() {
             .is_err(),
         "plain HTTP/2 to a TLS server"
     );
+    // The CLI says what to change.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+        .env_remove("MOSAICO_SERVER")
+        .args([
+            "--server",
+            &format!("127.0.0.1:{}", h.addr.port),
+            "--timeout",
+            "3",
+            "ls",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.lines()
+            .next()
+            .unwrap()
+            .contains(&format!("use --server {url}")),
+        "plain gRPC to a TLS server is explained: {err}"
+    );
 }

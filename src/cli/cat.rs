@@ -28,11 +28,11 @@ pub struct CatArgs {
     /// Print at most N rows.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
-    /// First timestamp to print (ns, inclusive).
-    #[arg(long, value_name = "NS")]
+    /// First timestamp to print (inclusive): ns since the epoch, RFC 3339 or `-10m` (before now).
+    #[arg(long, value_name = "TIME", value_parser = super::time::parse, allow_hyphen_values = true)]
     pub since: Option<i64>,
-    /// Print rows before this timestamp (ns, exclusive).
-    #[arg(long, value_name = "NS")]
+    /// Print rows before this time (exclusive); same forms as --since.
+    #[arg(long, value_name = "TIME", value_parser = super::time::parse, allow_hyphen_values = true)]
     pub until: Option<i64>,
     /// Print binary columns base64-encoded instead of as length and SHA-256.
     #[arg(long)]

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use futures::{StreamExt, TryStreamExt};
 use mosaico_bridge::names;
 use mosaico_bridge::protocol::{Notification, SequenceInfo, TopicInfo};
@@ -11,7 +11,7 @@ use mosaico_bridge::{Error, MosaicoClient, Op, Query, SequenceFilter, TopicFilte
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::output::{human_bytes, opt, print_json, print_table};
+use super::output::{human_bytes, opt, plural, print_json, print_table};
 use super::ConnArgs;
 
 /// How many catalogue calls run at once when a command needs one per sequence or topic.
@@ -28,40 +28,62 @@ pub struct LsArgs {
 struct LsRow {
     name: String,
     locked: Option<bool>,
-    topics: usize,
+    topics: Option<usize>,
+    /// What the server reports storing.
     total_size_bytes: Option<u64>,
     created: Option<String>,
     created_at_ns: Option<i64>,
+    /// Why the sequence could not be read (the other fields are then unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
-pub async fn ls(conn: &ConnArgs, args: LsArgs) -> Result<ExitCode> {
-    let client = conn.connect().await?;
-    let names = client.list_sequences().await.context("listing sequences")?;
-    let mut infos: Vec<SequenceInfo> = futures::stream::iter(names)
-        .map(|n| {
-            let c = client.clone();
-            async move {
-                c.sequence_handler(&n)
-                    .await
-                    .map(|h| h.info().clone())
-                    .with_context(|| format!("reading sequence `{n}`"))
-            }
-        })
-        .buffered(CATALOGUE_CONCURRENCY)
-        .try_collect()
-        .await?;
-    infos.sort_by(|a, b| a.name.cmp(&b.name));
-    let rows: Vec<LsRow> = infos
-        .into_iter()
-        .map(|i| LsRow {
-            topics: i.topics.len(),
+impl LsRow {
+    fn of(i: SequenceInfo) -> Self {
+        LsRow {
+            topics: Some(i.topics.len()),
             name: i.name,
             locked: i.locked,
             total_size_bytes: i.total_size_bytes,
             created: i.created,
             created_at_ns: i.created_at_ns,
+            error: None,
+        }
+    }
+
+    fn unreadable(name: String, e: &Error) -> Self {
+        LsRow {
+            name,
+            locked: None,
+            topics: None,
+            total_size_bytes: None,
+            created: None,
+            created_at_ns: None,
+            error: Some(e.to_string()),
+        }
+    }
+}
+
+/// Every sequence the server lists; one that cannot be read is listed as unreadable with the
+/// reason (exit 1), not a reason to list nothing.
+pub async fn ls(conn: &ConnArgs, args: LsArgs) -> Result<ExitCode> {
+    let client = conn.connect().await?;
+    let names = client.list_sequences().await.context("listing sequences")?;
+    let mut rows: Vec<LsRow> = futures::stream::iter(names)
+        .map(|n| {
+            let c = client.clone();
+            async move {
+                match c.sequence_handler(&n).await {
+                    Ok(h) => LsRow::of(h.info().clone()),
+                    Err(e) => LsRow::unreadable(n, &e),
+                }
+            }
         })
-        .collect();
+        .buffered(CATALOGUE_CONCURRENCY)
+        .collect()
+        .await;
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let unreadable: Vec<&LsRow> = rows.iter().filter(|r| r.error.is_some()).collect();
     if args.json {
         print_json(&rows)?;
     } else {
@@ -70,16 +92,34 @@ pub async fn ls(conn: &ConnArgs, args: LsArgs) -> Result<ExitCode> {
             .map(|r| {
                 vec![
                     r.name.clone(),
-                    locked_word(r.locked),
-                    r.topics.to_string(),
+                    match r.error {
+                        Some(_) => "unreadable".into(),
+                        None => locked_word(r.locked),
+                    },
+                    opt(r.topics),
                     opt(r.total_size_bytes.map(human_bytes)),
                     opt(r.created.clone()),
                 ]
             })
             .collect();
-        print_table(&["NAME", "STATE", "TOPICS", "SIZE", "CREATED"], &table)?;
+        print_table(&["NAME", "STATE", "TOPICS", "STORED", "CREATED"], &table)?;
     }
-    Ok(ExitCode::SUCCESS)
+    for r in &unreadable {
+        eprintln!(
+            "{}: could not be read: {}",
+            r.name,
+            r.error.as_deref().unwrap_or("")
+        );
+    }
+    if unreadable.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} could not be read",
+            plural(unreadable.len(), "sequence", "sequences")
+        );
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 fn locked_word(locked: Option<bool>) -> String {
@@ -154,7 +194,7 @@ async fn sequence_info(client: &MosaicoClient, seq: &str, as_json: bool) -> Resu
     let s = &report.sequence;
     println!("sequence  {}", s.name);
     println!("state     {}", locked_word(s.locked));
-    println!("size      {}", opt(s.total_size_bytes.map(human_bytes)));
+    println!("stored    {}", opt(s.total_size_bytes.map(human_bytes)));
     println!("created   {}", opt(s.created.clone()));
     println!("metadata  {}", pretty_inline(&s.user_metadata));
     if !s.sessions.is_empty() {
@@ -187,7 +227,10 @@ async fn sequence_info(client: &MosaicoClient, seq: &str, as_json: bool) -> Resu
             ]
         })
         .collect();
-    print_table(&["TOPIC", "TAG", "FORMAT", "ROWS", "SIZE", "STATE"], &rows)?;
+    print_table(
+        &["TOPIC", "TAG", "FORMAT", "ROWS", "STORED", "STATE"],
+        &rows,
+    )?;
     print_notifications(&report.notifications);
     Ok(ExitCode::SUCCESS)
 }
@@ -219,7 +262,7 @@ async fn topic_info(
     println!("state     {}", locked_word(t.locked));
     println!("rows      {}", opt(t.row_count));
     println!("chunks    {}", opt(t.chunks));
-    println!("size      {}", opt(t.total_size_bytes.map(human_bytes)));
+    println!("stored    {}", opt(t.total_size_bytes.map(human_bytes)));
     println!(
         "interval  {}",
         opt(t.interval.map(|(a, b)| format!("[{a}, {b}] ns")))
@@ -267,19 +310,16 @@ pub async fn rm(conn: &ConnArgs, args: RmArgs) -> Result<ExitCode> {
         Err(Error::Locked { .. }) => {
             bail!("sequence `{name}` is finalized (locked): the server refuses to delete finalized data, so nothing was deleted")
         }
-        Err(e @ Error::NotFound { .. }) => bail!("sequence `{name}` does not exist ({e})"),
+        Err(e @ Error::NotFound { .. }) => Err(anyhow::Error::new(e)),
         Err(e) => Err(anyhow::Error::new(e).context(format!("deleting sequence `{name}`"))),
     }
 }
 
-#[derive(Copy, Clone, Debug, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
 /// Filters take a value or an operator form: `x` (equals), `!=x`, `>5`, `>=5`, `<5`, `<=5`,
-/// `~text` (match), `a..b` (between), `a|b|c` (any of).
+/// `~pattern` (match), `a..b` (between), `a|b|c` (any of). A `~pattern` means the same on both
+/// server generations: `*` any run, `?` one character, against the whole value; without either,
+/// a substring (`~camera` = `~*camera*`). Tags, topic names and field paths are checked against
+/// the server's ontology before the query is sent.
 #[derive(Args, Debug)]
 pub struct QueryArgs {
     /// Sequence name filter.
@@ -294,20 +334,26 @@ pub struct QueryArgs {
     /// Topic name filter (relative to its sequence, e.g. `/imu` or `~camera`).
     #[arg(long, value_name = "OP")]
     pub topic: Option<String>,
-    /// Topic ontology tag filter (`imu` on legacy servers, `IMU` on current ones).
+    /// Topic ontology tag filter (`IMU` on current servers, `imu` on legacy ones; either
+    /// spelling is translated), e.g. `--tag IMU` or `--tag '~Image'`.
     #[arg(long, value_name = "OP")]
     pub tag: Option<String>,
     /// Topic metadata filter, repeatable.
     #[arg(long, value_name = "KEY=OP")]
     pub topic_meta: Vec<String>,
-    /// Data filter on an ontology field, repeatable: `--field 'imu.acceleration.x=>5'`.
+    /// Data filter on an ontology field, repeatable: `--field 'IMU.acceleration.x=>5'`.
     #[arg(long, value_name = "TAG.FIELD=OP")]
     pub field: Vec<String>,
-    /// A raw query body sent as given (after the same safety checks); excludes the filter flags.
+    /// A raw query body in the server's dialect, sent as given once its keys are checked;
+    /// excludes the filter flags.
     #[arg(long, value_name = "JSON", conflicts_with_all = ["seq_name", "seq_meta", "seq_created", "topic", "tag", "topic_meta", "field"])]
-    pub json: Option<String>,
-    #[arg(long, value_enum, default_value = "text")]
-    pub output: OutputFormat,
+    pub raw: Option<String>,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the request body that would be sent to this server, and exit.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 fn key_op(flag: &str, s: &str) -> Result<(String, Op)> {
@@ -322,8 +368,8 @@ fn key_op(flag: &str, s: &str) -> Result<(String, Op)> {
 
 impl QueryArgs {
     pub fn build(&self) -> Result<Query> {
-        if let Some(raw) = &self.json {
-            let v: Value = serde_json::from_str(raw).context("--json is not valid JSON")?;
+        if let Some(raw) = &self.raw {
+            let v: Value = serde_json::from_str(raw).context("--raw is not valid JSON")?;
             return Ok(Query::raw(v));
         }
         let mut q = Query::new();
@@ -357,7 +403,7 @@ impl QueryArgs {
             q = q.ontology(k, op);
         }
         if q == Query::new() {
-            bail!("give at least one filter (--seq-meta, --tag, --topic, --field, ...) or a raw --json query");
+            bail!("give at least one filter (--seq-meta, --tag, --topic, --field, ...) or a raw --raw query");
         }
         Ok(q)
     }
@@ -366,21 +412,32 @@ impl QueryArgs {
 pub async fn query(conn: &ConnArgs, args: QueryArgs) -> Result<ExitCode> {
     let q = args.build()?;
     let client = conn.connect().await?;
-    let items = client.query(&q).await.context("query refused")?;
-    match args.output {
-        OutputFormat::Json => print_json(&json!(items))?,
-        OutputFormat::Text => {
-            for it in &items {
-                println!("{}", it.sequence);
-                for t in &it.topics {
-                    match &t.ontology_tag {
-                        Some(tag) => println!("  {}  ({tag})", t.locator),
-                        None => println!("  {}", t.locator),
-                    }
+    let g = client.generation();
+    let resolved = q.resolve(g).map_err(anyhow::Error::new)?;
+    for n in &resolved.notes {
+        eprintln!("note: {n}");
+    }
+    if args.dry_run {
+        print_json(&resolved.query.to_json(g)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let items = client
+        .query(&resolved.query)
+        .await
+        .with_context(|| format!("query refused by {}", conn.server_label()))?;
+    if args.json {
+        print_json(&json!(items))?;
+    } else {
+        for it in &items {
+            println!("{}", it.sequence);
+            for t in &it.topics {
+                match &t.ontology_tag {
+                    Some(tag) => println!("  {}  ({tag})", t.locator),
+                    None => println!("  {}", t.locator),
                 }
             }
-            eprintln!("{} sequence(s)", items.len());
         }
+        eprintln!("{}", plural(items.len(), "sequence", "sequences"));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -398,8 +455,9 @@ mod tests {
             tag: None,
             topic_meta: vec![],
             field: vec![],
-            json: None,
-            output: OutputFormat::Text,
+            raw: None,
+            json: false,
+            dry_run: false,
         };
         f(&mut a);
         a
@@ -444,7 +502,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("KEY=OP"));
-        assert!(args(|a| a.json = Some("{".into()))
+        assert!(args(|a| a.raw = Some("{".into()))
             .build()
             .unwrap_err()
             .to_string()

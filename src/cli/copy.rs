@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mosaico_bridge::{names, MosaicoClient, OnError, SequenceWriter, TimeRange, TopicOptions};
 use tracing::warn;
 
-use super::output::human_bytes;
+use super::output::{human_bytes, plural};
 use super::ConnArgs;
 
 /// Topics copied at once; each holds at most a few batches in memory.
@@ -68,6 +68,16 @@ pub async fn run(conn: &ConnArgs, args: CpArgs) -> Result<ExitCode> {
         total_rows = total_rows.zip(th.info().row_count).map(|(a, b)| a + b);
         plans.push(th);
     }
+    if topics.is_empty() || total_rows == Some(0) {
+        bail!(
+            "`{src_name}` has no rows to copy ({}): no sequence `{dst_name}` was created",
+            if topics.is_empty() {
+                "no topics"
+            } else {
+                "every topic is empty"
+            }
+        );
+    }
     let bar = match total_rows {
         Some(n) => ProgressBar::new(n).with_style(
             ProgressStyle::with_template(
@@ -106,6 +116,14 @@ pub async fn run(conn: &ConnArgs, args: CpArgs) -> Result<ExitCode> {
             )));
         }
     };
+    if copied.iter().all(|c| c.rows == 0) {
+        bar.abandon();
+        writer.abort().await.ok();
+        bail!(
+            "`{src_name}` had no rows to copy: `{dst_name}` was discarded on {}",
+            dst.addr()
+        );
+    }
     let summary = writer
         .finalize()
         .await
@@ -116,18 +134,18 @@ pub async fn run(conn: &ConnArgs, args: CpArgs) -> Result<ExitCode> {
     }
     for t in &summary.topics {
         eprintln!(
-            "  {}: {} rows, {} on the wire ({})",
+            "  {}: {}, {} on the wire ({})",
             t.topic,
-            t.rows,
+            plural(t.rows as usize, "row", "rows"),
             human_bytes(t.wire_bytes),
             t.ontology_tag
         );
     }
     eprintln!(
-        "copied `{src_name}` to `{dst_name}` on {}: {} topics, {} rows",
+        "copied `{src_name}` to `{dst_name}` on {}: {}, {}",
         dst.addr(),
-        summary.topics.len(),
-        summary.rows()
+        plural(summary.topics.len(), "topic", "topics"),
+        plural(summary.rows() as usize, "row", "rows")
     );
     Ok(ExitCode::SUCCESS)
 }

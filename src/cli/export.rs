@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mosaico_bridge::play::{export, ExportOptions};
 
 use super::cat::window;
-use super::output::print_json;
+use super::output::{plural, print_json};
 use super::ConnArgs;
 
 #[derive(Args, Debug)]
@@ -23,11 +23,11 @@ pub struct ExportArgs {
     /// Export only these topics (repeatable, or comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "TOPIC")]
     pub topics: Vec<String>,
-    /// First timestamp to export (ns since the epoch, inclusive).
-    #[arg(long, value_name = "NS")]
+    /// First timestamp to export (inclusive): ns since the epoch, RFC 3339 or `-10m` (before now).
+    #[arg(long, value_name = "TIME", value_parser = super::time::parse, allow_hyphen_values = true)]
     pub since: Option<i64>,
-    /// Export messages before this timestamp (ns since the epoch, exclusive).
-    #[arg(long, value_name = "NS")]
+    /// Export messages before this time (exclusive); same forms as --since.
+    #[arg(long, value_name = "TIME", value_parser = super::time::parse, allow_hyphen_values = true)]
     pub until: Option<i64>,
     /// The ROS type of a topic stored without one: `/topic=pkg/msg/Type` (repeatable).
     #[arg(long = "type", value_name = "TOPIC=TYPE")]
@@ -71,9 +71,9 @@ pub async fn run(conn: &ConnArgs, args: ExportArgs) -> Result<ExitCode> {
         print_json(&report)?;
     } else {
         println!(
-            "exported {} messages of {} topics to {}",
-            report.messages,
-            report.topics.len(),
+            "exported {} of {} to {}",
+            plural(report.messages as usize, "message", "messages"),
+            plural(report.topics.len(), "topic", "topics"),
             report.bag
         );
         for (t, n) in &report.topics {

@@ -11,7 +11,7 @@ use mosaico_bridge::ros::adapters::{AdapterOptions, ImageCompression};
 use mosaico_bridge::{OnError, SerializationFormat};
 use serde_json::Value;
 
-use super::output::{human_bytes, print_json, print_table};
+use super::output::{human_bytes, plural, print_json, print_table};
 use super::ConnArgs;
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -155,7 +155,7 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
         }
         print_table(
             &[
-                "TOPIC", "ROS TYPE", "TAG", "MESSAGES", "WRITTEN", "BYTES", "NOTES",
+                "TOPIC", "ROS TYPE", "TAG", "MESSAGES", "WRITTEN", "PAYLOAD", "NOTES",
             ],
             rows,
         )?;
@@ -170,10 +170,10 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
         .iter()
         .fold((0, 0), |(m, b), t| (m + t.received, b + t.bytes));
     eprintln!(
-        "imported {} into `{}`: {} messages, {} in {:.1} s ({:.0} msgs/s, {}/s)",
+        "imported {} into `{}`: {}, {} of payload in {:.1} s ({:.0} msgs/s, {}/s)",
         args.bag.display(),
         report.sequence,
-        msgs,
+        plural(msgs as usize, "message", "messages"),
         human_bytes(bytes),
         took,
         msgs as f64 / took,

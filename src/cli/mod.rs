@@ -5,12 +5,14 @@ mod catalog;
 mod copy;
 mod demo;
 mod dev_server;
+mod explain;
 mod export;
 mod import;
 mod output;
 mod play;
 mod record;
 mod spool;
+mod time;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,8 +43,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// How to reach the server; shared by every command.
+/// How to reach the server; shared by every command (shown under their own heading in `--help`).
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Connection (every command)")]
 pub struct ConnArgs {
     /// Server address: HOST[:PORT] or grpc[+tls]://HOST[:PORT] (port 6726 by default)
     /// [default: localhost:6726; `record` takes its config's].
@@ -98,6 +101,11 @@ impl ConnArgs {
             workers: 0,
             generation: self.generation,
         })
+    }
+
+    /// The server this command talks to, as the user named it.
+    pub fn server_label(&self) -> &str {
+        self.server.as_deref().unwrap_or(DEFAULT_SERVER)
     }
 
     pub async fn connect(&self) -> Result<MosaicoClient> {
@@ -197,12 +205,14 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let server = cli.conn.server_label().to_string();
+    let forced = cli.conn.generation;
     let result = rt.block_on(run(cli));
     match result {
         Ok(code) => code,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", explain::explain(&e, &server, forced));
             ExitCode::FAILURE
         }
     }

@@ -27,6 +27,11 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `1 row`, `2 rows`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_else(|| "-".into())
 }

@@ -17,7 +17,7 @@ use mosaico_bridge::record::node::signals;
 use mosaico_bridge::transport;
 
 use super::export::parse_types;
-use super::output::print_json;
+use super::output::{plural, print_json};
 use super::record::parse_ros_args;
 use super::ConnArgs;
 
@@ -326,9 +326,9 @@ pub async fn run(conn: &ConnArgs, a: PlayArgs) -> Result<ExitCode> {
 
 fn print_report(r: &PlayReport) {
     eprintln!(
-        "played {} messages of {} topics ({}; {} late, the latest by {:.3} ms{})",
-        r.messages,
-        r.topics.len(),
+        "played {} of {} ({}; {} late, the latest by {:.3} ms{})",
+        plural(r.messages as usize, "message", "messages"),
+        plural(r.topics.len(), "topic", "topics"),
         r.ended_by,
         r.late,
         r.max_late_us as f64 / 1000.0,

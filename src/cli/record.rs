@@ -17,8 +17,6 @@ use mosaico_bridge::OnError;
 use super::output::{human_bytes, print_json, print_table};
 use super::ConnArgs;
 
-const SHIPPED_CONFIG: &str = include_str!("../../config/record.yaml");
-
 #[derive(Args, Debug)]
 pub struct RecordArgs {
     /// Recorder parameters (ROS parameter YAML); default: the shipped config/record.yaml.
@@ -117,10 +115,10 @@ pub fn tune_malloc() {
 pub async fn run(conn: &ConnArgs, a: RecordArgs) -> Result<ExitCode> {
     let ros = parse_ros_args(&a.ros_args)?;
     let file = a.config.clone().or(ros.params_file.clone());
-    // Without a file, the shipped config/record.yaml: every topic but ROS's own chatter.
+    // The user's file over the shipped config/record.yaml (every topic but ROS's own chatter).
     let mut cfg = match &file {
         Some(p) => RecordConfig::load(p)?,
-        None => RecordConfig::from_yaml(SHIPPED_CONFIG, "the built-in config/record.yaml")?,
+        None => RecordConfig::shipped(),
     };
     cfg.apply(Overrides {
         server: conn.server.clone(),
@@ -225,7 +223,7 @@ pub fn print_sessions(
             "dropped",
             "malformed",
             "lost",
-            "bytes",
+            "payload",
         ]);
         let rows: Vec<Vec<String>> = s
             .topics

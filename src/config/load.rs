@@ -97,13 +97,27 @@ fn parameters(doc: Yaml, origin: &str) -> Result<Yaml, ConfigError> {
     }
 }
 
+/// The parameters of one YAML document.
+fn parse(text: &str, origin: &str) -> Result<Yaml, ConfigError> {
+    let doc: Yaml = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Yaml {
+        origin: origin.into(),
+        message: e.to_string(),
+    })?;
+    parameters(doc, origin)
+}
+
 impl RecordConfig {
+    /// The shipped defaults (config/record.yaml) alone.
+    pub fn shipped() -> Self {
+        Self::from_yaml("", "the built-in config/record.yaml")
+            .expect("the shipped config/record.yaml is valid")
+    }
+
+    /// A user's parameters (ROS parameter form or plain) over the shipped defaults, key by key
+    /// (see [`super::merge`]).
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let doc: Yaml = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Yaml {
-            origin: origin.into(),
-            message: e.to_string(),
-        })?;
-        let params = parameters(doc, origin)?;
+        let shipped = parse(super::SHIPPED_YAML, "the built-in config/record.yaml")?;
+        let params = super::merge::over_defaults(shipped, parse(text, origin)?);
         let cfg: RecordConfig =
             serde_path_to_error::deserialize(params).map_err(|e| ConfigError::Invalid {
                 origin: origin.into(),

@@ -1,8 +1,10 @@
 //! The recorder's configuration: one serde struct with named defaults, read from YAML in ROS
 //! parameter form (`mosaico_bridge: ros__parameters: ...`) or plain, then overridden from the CLI.
-//! Unknown keys and bad values are errors that name the key.
+//! A user's file is merged over the shipped config/record.yaml key by key (`merge`). Unknown keys
+//! and bad values are errors that name the key.
 
 mod load;
+mod merge;
 mod selection;
 mod template;
 
@@ -19,6 +21,8 @@ pub use load::{ConfigError, Overrides};
 pub use selection::TopicMatcher;
 pub use template::SequenceTemplate;
 
+/// The shipped defaults, every key documented: what a user's file is merged over.
+pub const SHIPPED_YAML: &str = include_str!("../../config/record.yaml");
 pub const DEFAULT_SERVER: &str = "localhost:6726";
 pub const DEFAULT_NODE_NAME: &str = "mosaico_bridge";
 pub const DEFAULT_ROBOT_NAME: &str = "robot";

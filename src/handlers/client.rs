@@ -86,23 +86,22 @@ impl MosaicoClient {
         // The probe's calls are bounded by what is left of the connect timeout.
         let probe = ControlPlane::new(&control_channel, Limits::default(), RetryPolicy::default())
             .with_deadline(opts.timeout);
-        let info = match opts.generation {
-            Some(Generation::Legacy) => legacy_info(),
-            Some(Generation::Current) | None => {
-                let left = opts
-                    .timeout
-                    .saturating_sub(started.elapsed())
-                    .max(Duration::from_millis(100));
-                let found = detect(&probe, left).await?;
-                if opts.generation == Some(Generation::Current)
-                    && found.generation != Generation::Current
-                {
-                    return Err(Error::Unsupported(format!(
-                        "{addr} speaks the legacy protocol, not the current one"
-                    )));
-                }
-                found
+        // A forced generation is still checked: the other one fails later with texts such as
+        // "unsupported descriptor type" that say nothing of the cause.
+        let left = opts
+            .timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(100));
+        let found = detect(&probe, left).await?;
+        let info = match (opts.generation, found.generation) {
+            (Some(want), got) if want != got => {
+                return Err(Error::Unsupported(format!(
+                    "{addr} speaks the {got} protocol, not the {want} one: drop --generation \
+                     (the protocol is detected)"
+                )));
             }
+            (Some(Generation::Legacy), _) => legacy_info(),
+            _ => found,
         };
         let mut opts = opts;
         if opts.gzip && info.generation == Generation::Legacy {
@@ -313,9 +312,17 @@ impl MosaicoClient {
             .await
     }
 
+    /// Runs a catalogue query, checked against this server's ontology first
+    /// ([`Query::resolve`]); `~` patterns mean the same on both generations.
     pub async fn query(&self, q: &Query) -> Result<Vec<QueryItem>> {
         self.inner.check_open()?;
-        self.inner.protocol.query(&self.inner.control, q).await
+        let exact = q.resolve(self.generation())?.query;
+        let items = self
+            .inner
+            .protocol
+            .query(&self.inner.control, &exact)
+            .await?;
+        Ok(exact.narrow(items))
     }
 }
 

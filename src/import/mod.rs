@@ -126,6 +126,15 @@ pub async fn import(
             message: msg,
         });
     }
+    if topics.iter().all(|t| t.written == 0) {
+        // Finalized, an empty sequence could never be deleted: discard it and say why.
+        writer.abort().await?;
+        return Err(Error::Invalid(nothing_imported(
+            &opts,
+            &topics,
+            &report.filtered_out,
+        )));
+    }
     let summary = writer.finalize().await?;
     // The writer's own counts are the authority for rows refused as too large.
     let too_large: BTreeMap<String, u64> = summary
@@ -144,6 +153,31 @@ pub async fn import(
         filtered_out: report.filtered_out,
         summary,
     })
+}
+
+fn nothing_imported(opts: &ImportOptions, topics: &[TopicReport], left_out: &[String]) -> String {
+    let why = if topics.is_empty() && !left_out.is_empty() {
+        format!(
+            "no topic of the bag matches --topics/--exclude (the bag has {})",
+            left_out.join(", ")
+        )
+    } else if topics.is_empty() {
+        "the bag holds no messages".to_string()
+    } else {
+        let notes: Vec<String> = topics
+            .iter()
+            .map(|t| match &t.last_malformed {
+                Some(m) => format!("{}: {m}", t.topic),
+                None => format!("{}: no message stored", t.topic),
+            })
+            .collect();
+        format!("no message could be stored ({})", notes.join("; "))
+    };
+    format!(
+        "nothing to import from {}: {why}; no sequence `{}` was created",
+        opts.bag.display(),
+        opts.sequence
+    )
 }
 
 async fn fail(writer: &SequenceWriter, e: Error) -> Result<ImportReport> {

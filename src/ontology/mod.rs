@@ -30,6 +30,8 @@ pub enum SerializationFormat {
 }
 
 impl SerializationFormat {
+    pub const ALL: [SerializationFormat; 3] = [Self::Default, Self::Ragged, Self::Image];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SerializationFormat::Default => "default",

@@ -2,7 +2,14 @@
 //!
 //! The server splices keys into SQL and (legacy) dies on an empty `$in`, so everything is validated
 //! here before it is sent. Creation times are nanoseconds in this API; the legacy dialect receives
-//! milliseconds (`created_timestamp`), the current one nanoseconds (`created_at_ns`).
+//! milliseconds (`created_timestamp`), the current one nanoseconds (`created_at_ns`). What a query
+//! names is checked against the server's ontology first (`check`), raw bodies by key (`raw`).
+
+mod check;
+pub mod pattern;
+mod raw;
+
+pub use check::{closest, Resolved};
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -24,7 +31,8 @@ pub enum Op {
     /// Current generation only: outside `[lo, hi]`.
     Outside(Value, Value),
     In(Vec<Value>),
-    /// Legacy: substring. Current: glob (`*`, `?`, `[..]`, `#`).
+    /// The same on both generations: `*` any run, `?` one character, against the whole value;
+    /// without either, a substring (see [`pattern`]).
     Match(String),
     Exists,
     NotExists,
@@ -169,10 +177,40 @@ impl Query {
         }
     }
 
-    /// The request body for a server of `generation`.
+    /// The request body for a server of `generation`, after [`Query::resolve`] (its notes are
+    /// logged; the CLI resolves first and shows them).
     pub fn to_json(&self, generation: Generation) -> Result<Value> {
+        let resolved = self.resolve(generation)?;
+        for n in &resolved.notes {
+            tracing::warn!("query: {n}");
+        }
+        resolved.query.body(generation)
+    }
+
+    /// The answer narrowed to this query's `~` patterns on names (the legacy server's `$match`
+    /// is a substring of the pattern's longest literal piece, see [`pattern`]).
+    pub fn narrow(&self, mut items: Vec<QueryItem>) -> Vec<QueryItem> {
+        if self.raw.is_some() {
+            return items;
+        }
+        if let Some(Op::Match(p)) = self.sequence.as_ref().and_then(|s| s.name.as_ref()) {
+            items.retain(|i| pattern::matches(p, &i.sequence));
+        }
+        if let Some(Op::Match(p)) = self.topic.as_ref().and_then(|t| t.name.as_ref()) {
+            for i in &mut items {
+                let prefix = format!("{}/", i.sequence);
+                i.topics.retain(|t| {
+                    let rel = t.locator.strip_prefix(&prefix).unwrap_or(&t.locator);
+                    pattern::matches(p, &format!("/{}", rel.trim_start_matches('/')))
+                });
+            }
+            items.retain(|i| !i.topics.is_empty());
+        }
+        items
+    }
+
+    fn body(&self, generation: Generation) -> Result<Value> {
         if let Some(raw) = &self.raw {
-            check_raw(raw, "")?;
             return Ok(raw.clone());
         }
         let legacy = generation == Generation::Legacy;
@@ -203,7 +241,10 @@ impl Query {
         };
         let check = |field: &str, op: &Op, kind: FieldKind| -> Result<Value> {
             allowed(generation, field, op, kind)?;
-            op.to_json(field)
+            match op {
+                Op::Match(p) => Op::Match(pattern::for_server(p, generation)).to_json(field),
+                op => op.to_json(field),
+            }
         };
         let metadata = |section: &str, md: &[(String, Op)]| -> Result<Value> {
             let mut m = Map::new();
@@ -325,28 +366,6 @@ fn allowed(g: Generation, field: &str, op: &Op, kind: FieldKind) -> Result<()> {
     }
 }
 
-/// Raw JSON bodies get the safety checks that matter to the server: keys and `$in`.
-fn check_raw(v: &Value, path: &str) -> Result<()> {
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                if k == "$in" && child.as_array().is_some_and(|a| a.is_empty()) {
-                    return Err(Error::InvalidQuery(format!(
-                        "{path}: `$in` needs at least one value"
-                    )));
-                }
-                if !k.starts_with('$') {
-                    names::query_key(k)?;
-                }
-                check_raw(child, &format!("{path}.{k}"))?;
-            }
-            Ok(())
-        }
-        Value::Array(a) => a.iter().try_for_each(|x| check_raw(x, path)),
-        _ => Ok(()),
-    }
-}
-
 /// A query hit: a sequence and its matching topics (full locators `seq/topic`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueryItem {
@@ -426,7 +445,8 @@ mod tests {
             ..Default::default()
         });
         assert!(md_in.to_json(Generation::Legacy).is_err());
-        let bad_range = Query::new().ontology("imu.x.y", Op::Between(json!(5), json!(1)));
+        let bad_range =
+            Query::new().ontology("IMU.acceleration.x", Op::Between(json!(5), json!(1)));
         assert!(bad_range.to_json(Generation::Current).is_err());
     }
 

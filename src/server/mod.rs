@@ -16,7 +16,7 @@
 
 mod actions;
 mod flight;
-mod query;
+pub(crate) mod query;
 mod reset;
 pub mod store;
 

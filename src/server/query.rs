@@ -133,7 +133,7 @@ fn like_contains(hay: &str, text: &str) -> bool {
 }
 
 /// The current server's glob: `*`, `?`, `[...]`, `#` (a digit); no wildcard means equality.
-fn glob(hay: &str, pat: &str) -> bool {
+pub(crate) fn glob(hay: &str, pat: &str) -> bool {
     fn m(h: &[char], p: &[char]) -> bool {
         match p.split_first() {
             None => h.is_empty(),

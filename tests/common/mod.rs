@@ -313,8 +313,8 @@ pub fn service_recorder(
         .unwrap()
 }
 
-/// The bag, imported into a new sequence of `server`.
-pub fn imported_bag(dir: &std::path::Path, server: &str) -> (std::path::PathBuf, String) {
+/// `make_bag.py`'s bag directory (written by rosbags) at `dir/bag`, made once.
+pub fn rosbags_bag(dir: &std::path::Path) -> std::path::PathBuf {
     let bag = dir.join("bag");
     if !bag.exists() {
         let st = std::process::Command::new(python())
@@ -324,6 +324,37 @@ pub fn imported_bag(dir: &std::path::Path, server: &str) -> (std::path::PathBuf,
             .unwrap();
         assert!(st.success());
     }
+    bag
+}
+
+/// A finalized sequence `name` whose `/imu` topic holds `rows`.
+pub async fn finalized_imu(c: &MosaicoClient, name: &str, rows: &[Value]) {
+    let seq = c
+        .sequence_create(name, json!({}), OnError::Delete)
+        .await
+        .unwrap();
+    seq.topic_create("/imu", TopicOptions::new(tag(c, "IMU")))
+        .await
+        .unwrap()
+        .push_batch(batch(&schema(c, "IMU"), rows))
+        .await
+        .unwrap();
+    seq.finalize().await.unwrap();
+}
+
+/// A plain Arrow Flight client to `address` (HOST:PORT), for sending what our client refuses.
+pub async fn raw_flight(address: &str) -> arrow_flight::FlightClient {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    arrow_flight::FlightClient::new(channel)
+}
+
+/// The bag, imported into a new sequence of `server`.
+pub fn imported_bag(dir: &std::path::Path, server: &str) -> (std::path::PathBuf, String) {
+    let bag = rosbags_bag(dir);
     let name = unique("play");
     let out = bridge(
         server,
