@@ -50,7 +50,7 @@ MEM_FLOOR_MB=${MEM_FLOOR_MB:-1500}
 BENCH_DIR=${BENCH_DIR:-/tmp/mosaico-bench}
 PY=${PY:-$ROOT/.venv/bin/python}
 BIN=${BIN:-$ROOT/target/release/mosaico-bridge}
-NATIVE=${NATIVE:-$ROOT/target/fastdds_peer/fastdds_peer}
+NATIVE=${NATIVE-$ROOT/target/fastdds_peer/fastdds_peer}
 if [ -z "${SKIP_BUILD:-}" ] && [ "$BIN" = "$ROOT/target/release/mosaico-bridge" ]; then
     cargo build --quiet --release --bin mosaico-bridge
 fi
