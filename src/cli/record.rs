@@ -103,7 +103,12 @@ pub fn parse_ros_args(args: &[String]) -> Result<RosArgs> {
 /// mapping, returned to the system when freed (the default threshold grows up to 32 MiB as big
 /// blocks are freed, and then frames stay in the heap, which seldom shrinks), and few arenas.
 /// Measured at the live load (heaptrack): the heap peaked at 451 MB with RSS well above it.
+/// glibc's own `MALLOC_MMAP_THRESHOLD_` / `MALLOC_ARENA_MAX`, when set, are left to rule.
 pub fn tune_malloc() {
+    let own = |v: &str| std::env::var_os(v).is_some();
+    if own("MALLOC_MMAP_THRESHOLD_") || own("MALLOC_ARENA_MAX") {
+        return;
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets glibc allocator parameters; called before the runtime's threads.
     unsafe {
