@@ -1,4 +1,5 @@
-//! `import`: a rosbag2 MCAP bag into one sequence, with a progress bar and a per-topic summary.
+//! `import`: a bag (rosbag2 directory, .mcap, .db3, ROS 1 .bag) into one sequence, with a progress
+//! bar and a per-topic summary.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +24,8 @@ pub enum ImageArg {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// The rosbag2 bag (`.mcap`).
+    /// The bag: a rosbag2 bag directory (split bags become one sequence), a rosbag2 `.mcap` or
+    /// sqlite3 `.db3` file, or a ROS 1 `.bag` file.
     pub bag: PathBuf,
     /// Name of the sequence to create.
     #[arg(long)]
@@ -74,6 +76,9 @@ fn metadata(arg: &Option<String>) -> Result<Value> {
 pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
     let meta = metadata(&args.metadata)?;
     let info = bag_info(&args.bag)?;
+    for n in &info.notes {
+        eprintln!("note: {n}");
+    }
     let client = conn.connect().await?;
     let bar = match info.messages {
         Some(n) => ProgressBar::new(n).with_style(
@@ -164,6 +169,10 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
     table(&rows)?;
     for t in &report.filtered_out {
         eprintln!("  {t}: left out by --topics/--exclude");
+    }
+    // Notes found while reading (a cut file); those of opening were printed before.
+    for n in report.notes.iter().filter(|n| !info.notes.contains(n)) {
+        eprintln!("note: {n}");
     }
     let (msgs, bytes): (u64, u64) = report
         .topics
