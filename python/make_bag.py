@@ -4,7 +4,8 @@
 
 FORMAT (default mcap): `mcap` or `sqlite3` (a rosbag2 bag directory OUT holding OUT/NAME.mcap or
 OUT/NAME.db3, NAME being OUT's name); `sqlite3-humble` (a .db3 as Humble writes it: schema version 3, no
-message_definitions table); `split-mcap` / `split-sqlite3` (one bag directory of two storage files
+message_definitions table); `mcap-zstd-file` / `sqlite3-zstd-message` (rosbag2's zstd
+compression of the whole file / of each message); `split-mcap` / `split-sqlite3` (one bag directory of two storage files
 bag_0 and bag_1, the /imu messages 0-49 in the first and the rest in the second, the second file's
 connections added in reverse order so its ids differ; metadata.yaml lists both); `ros1`, `ros1-bz2`,
 `ros1-lz4` (a ROS 1 bag file OUT, chunks uncompressed / bz2 / lz4, every message rosbags'
@@ -32,7 +33,7 @@ import numpy as np
 from ruamel.yaml import YAML
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag1 import Writer as Writer1
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 T0 = 1_700_000_000_000_000_000
@@ -75,8 +76,11 @@ class Recorder:
         self.msgs.append((conn, t, bytes(data)))
 
 
-def write_rosbag2(out, rec, plugin, msgs, order):
-    with Writer(out, version=8, storage_plugin=plugin) as w:
+def write_rosbag2(out, rec, plugin, msgs, order, compression=None):
+    w = Writer(out, version=8, storage_plugin=plugin)
+    if compression:
+        w.set_compression(compression, CompressionFormat.ZSTD)
+    with w:
         handles = {}
         for k in order:
             topic, msgtype, qos_ = rec.conns[k]
@@ -155,6 +159,10 @@ def emit(out, rec, fmt):
         write_rosbag2(out, rec, StoragePlugin.SQLITE3, rec.msgs, everything)
         if fmt == "sqlite3-humble":
             humble_db3(out)
+    elif fmt == "mcap-zstd-file":
+        write_rosbag2(out, rec, StoragePlugin.MCAP, rec.msgs, everything, CompressionMode.FILE)
+    elif fmt == "sqlite3-zstd-message":
+        write_rosbag2(out, rec, StoragePlugin.SQLITE3, rec.msgs, everything, CompressionMode.MESSAGE)
     elif fmt == "split-mcap":
         write_split(out, rec, StoragePlugin.MCAP, "mcap")
     elif fmt == "split-sqlite3":

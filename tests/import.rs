@@ -378,6 +378,17 @@ async fn a_db3_bag_imports_and_reads_back_field_by_field() {
     imports_on_each_generation(&bag.join("sqlite3.db3"), &bag, Written::Rosbag2, None).await;
 }
 
+/// rosbag2's zstd compression, of whole files (MCAP) and of each message (sqlite3).
+#[tokio::test]
+#[ignore = "needs the Python peers (MOSAICO_TEST_PYTHON): scripts/test.sh runs it"]
+async fn zstd_compressed_bags_import_file_and_message_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["mcap-zstd-file", "sqlite3-zstd-message"] {
+        let bag = write_bag(dir.path(), format);
+        imports_on_each_generation(&bag, &bag, Written::Rosbag2, None).await;
+    }
+}
+
 /// Humble's .db3 has no message definitions: typed topics do not need them, and import says what
 /// is missing.
 #[tokio::test]
