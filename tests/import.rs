@@ -326,6 +326,15 @@ async fn imports_on_each_generation(
     .await;
 }
 
+/// Each of `formats` written by make_bag.py, imported as a whole (its own oracle).
+async fn formats_import(formats: &[&str], written: Written) {
+    let dir = tempfile::tempdir().unwrap();
+    for format in formats {
+        let bag = write_bag(dir.path(), format);
+        imports_on_each_generation(&bag, &bag, written, None).await;
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs the Python peers (MOSAICO_TEST_PYTHON): scripts/test.sh runs it"]
 async fn a_rosbags_bag_imports_and_reads_back_field_by_field() {
@@ -337,20 +346,14 @@ async fn a_rosbags_bag_imports_and_reads_back_field_by_field() {
 #[tokio::test]
 #[ignore = "needs the Python peers (MOSAICO_TEST_PYTHON): scripts/test.sh runs it"]
 async fn a_bag_directory_imports_like_its_storage_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let bag = write_bag(dir.path(), "mcap");
-    imports_on_each_generation(&bag, &bag, Written::Rosbag2, None).await;
+    formats_import(&["mcap"], Written::Rosbag2).await;
 }
 
 /// rosbags reads the split directory (both files, through metadata.yaml) as the oracle.
 #[tokio::test]
 #[ignore = "needs the Python peers (MOSAICO_TEST_PYTHON): scripts/test.sh runs it"]
 async fn a_split_bag_imports_as_one_sequence_mcap_and_db3() {
-    let dir = tempfile::tempdir().unwrap();
-    for format in ["split-mcap", "split-sqlite3"] {
-        let bag = write_bag(dir.path(), format);
-        imports_on_each_generation(&bag, &bag, Written::Rosbag2, None).await;
-    }
+    formats_import(&["split-mcap", "split-sqlite3"], Written::Rosbag2).await;
 }
 
 /// Without metadata.yaml the storage files are taken in name order, and import says so; the
@@ -382,11 +385,11 @@ async fn a_db3_bag_imports_and_reads_back_field_by_field() {
 #[tokio::test]
 #[ignore = "needs the Python peers (MOSAICO_TEST_PYTHON): scripts/test.sh runs it"]
 async fn zstd_compressed_bags_import_file_and_message_mode() {
-    let dir = tempfile::tempdir().unwrap();
-    for format in ["mcap-zstd-file", "sqlite3-zstd-message"] {
-        let bag = write_bag(dir.path(), format);
-        imports_on_each_generation(&bag, &bag, Written::Rosbag2, None).await;
-    }
+    formats_import(
+        &["mcap-zstd-file", "sqlite3-zstd-message"],
+        Written::Rosbag2,
+    )
+    .await;
 }
 
 /// Humble's .db3 has no message definitions: typed topics do not need them, and import says what
@@ -410,11 +413,7 @@ async fn a_humble_db3_without_definitions_imports_and_says_so() {
 #[tokio::test]
 #[ignore = "needs the Python peers (MOSAICO_TEST_PYTHON): scripts/test.sh runs it"]
 async fn a_ros1_bag_imports_through_the_same_adapters_uncompressed_bz2_lz4() {
-    let dir = tempfile::tempdir().unwrap();
-    for format in ["ros1", "ros1-bz2", "ros1-lz4"] {
-        let bag = write_bag(dir.path(), format);
-        imports_on_each_generation(&bag, &bag, Written::Ros1, None).await;
-    }
+    formats_import(&["ros1", "ros1-bz2", "ros1-lz4"], Written::Ros1).await;
 }
 
 /// A ROS 1 bag whose recording did not end cleanly (no index: rosbag asks for `rosbag reindex`,
@@ -480,6 +479,156 @@ async fn a_file_that_is_not_a_bag_is_refused_before_anything_is_created() {
                 ),
                 "nothing was created"
             );
+        }
+    })
+    .await;
+}
+
+/// Lines of the watcher's state file.
+fn watch_state(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join(".mosaico-import/state.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+async fn wait_for_state(dir: &Path, lines: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let s = watch_state(dir);
+        if s.len() >= lines {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher did {} of {lines} bags: {s:?}",
+            s.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+fn start_watcher(h: &Harness, dir: &Path, prefix: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+        .args(["--server", &h.address(), "import", "--watch"])
+        .arg(dir)
+        .args(["--settle", "0.5", "--poll", "0.2", "--prefix", prefix])
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// Stops the watcher with SIGTERM, as a service manager does; returns its stderr.
+async fn stop_watcher(mut w: tokio::process::Child) -> String {
+    let pid = w.id().unwrap() as i32;
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut err = String::new();
+        use tokio::io::AsyncReadExt;
+        w.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .await
+            .unwrap();
+        (w.wait().await.unwrap(), err)
+    })
+    .await
+    .expect("the watcher stops on SIGTERM");
+    assert!(out.0.success(), "{}", out.1);
+    out.1
+}
+
+/// `import --watch`: bags written by rosbags and dropped into the folder are imported once each
+/// (the publisher's own counts: 100 valid IMU messages per bag), a file that is no bag is
+/// quarantined with its reason, a ROS 1 bag still being recorded (`.bag.active`) is left alone
+/// until it is renamed, and a restarted watcher imports nothing twice.
+#[tokio::test]
+#[ignore = "needs the Python peers (MOSAICO_TEST_PYTHON): scripts/test.sh runs it"]
+async fn watch_imports_each_finished_bag_once_and_quarantines_failures() {
+    let src = tempfile::tempdir().unwrap();
+    let mcap = write_bag(src.path(), "mcap");
+    let ros1 = write_bag(src.path(), "ros1");
+    each_generation(|h| {
+        let (mcap, ros1) = (mcap.clone(), ros1.clone());
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let w = dir.path();
+            let copy_dir = |from: &Path, to: &Path| {
+                std::fs::create_dir(to).unwrap();
+                for e in std::fs::read_dir(from).unwrap() {
+                    let e = e.unwrap();
+                    std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+                }
+            };
+            copy_dir(&mcap, &w.join("run_a"));
+            std::fs::copy(&ros1, w.join("run_b.bag")).unwrap();
+            std::fs::write(w.join("notes.mcap"), b"not a bag at all").unwrap();
+            std::fs::copy(&ros1, w.join("run_c.bag.active")).unwrap();
+            let prefix = format!("{}_", unique("watch"));
+            let watcher = start_watcher(&h, w, &prefix);
+
+            let state = wait_for_state(w, 3).await;
+            let by_bag = |s: &[Value], bag: &str| s.iter().find(|d| d["bag"] == bag).cloned();
+            assert_eq!(
+                by_bag(&state, "run_a").unwrap()["result"],
+                "imported",
+                "{state:?}"
+            );
+            assert_eq!(
+                by_bag(&state, "run_b.bag").unwrap()["result"],
+                "imported",
+                "{state:?}"
+            );
+            let notes = by_bag(&state, "notes.mcap").unwrap();
+            assert_eq!(notes["result"], "failed");
+            let reason =
+                std::fs::read_to_string(w.join(".mosaico-import/quarantine/notes.mcap.reason.txt"))
+                    .unwrap();
+            assert!(reason.contains("is not a bag this tool reads"), "{reason}");
+            assert!(w.join(".mosaico-import/quarantine/notes.mcap").exists());
+            assert!(!w.join("notes.mcap").exists());
+            assert!(
+                by_bag(&state, "run_c.bag.active").is_none(),
+                "a bag being written is left alone"
+            );
+            assert!(w.join("run_c.bag.active").exists());
+
+            // The recording ends: rosbag renames the file.
+            std::fs::rename(w.join("run_c.bag.active"), w.join("run_c.bag")).unwrap();
+            let state = wait_for_state(w, 4).await;
+            assert_eq!(
+                by_bag(&state, "run_c.bag").unwrap()["result"],
+                "imported",
+                "{state:?}"
+            );
+            let log = stop_watcher(watcher).await;
+
+            let c = h.client().await;
+            for bag in ["run_a", "run_b", "run_c"] {
+                let name = format!("{prefix}{bag}");
+                let seq = c
+                    .sequence_handler(&name)
+                    .await
+                    .unwrap_or_else(|e| panic!("{name}: {e}\n{log}"));
+                assert_eq!(seq.topics(), BAG_TOPICS.map(|(t, _, _)| t), "{name}");
+                assert_eq!(
+                    read_topic(&c, &name, "/imu").await.num_rows(),
+                    100,
+                    "{name}"
+                );
+            }
+
+            // A restarted watcher finds everything done: nothing is imported twice.
+            let again = start_watcher(&h, w, &prefix);
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            let log = stop_watcher(again).await;
+            assert_eq!(watch_state(w).len(), 4, "{log}");
+            assert!(!log.contains("importing"), "{log}");
+            assert!(w.join("run_a").exists() && w.join("run_b.bag").exists());
         }
     })
     .await;

@@ -25,7 +25,6 @@ const BATCHES_QUEUED: usize = 4;
 #[derive(Debug, Clone)]
 pub struct Db3Info {
     pub channels: Vec<Arc<ChannelInfo>>,
-    pub messages: u64,
     /// The file has no `message_definitions` table (rosbag2 before Iron): topics without a typed
     /// mapping are stored without their definition.
     pub definitions_missing: bool,
@@ -46,16 +45,26 @@ fn open(path: &Path) -> Result<Connection, BagError> {
     .map_err(sqlite_err(path))
 }
 
-fn columns(db: &Connection, table: &str, path: &Path) -> Result<Vec<String>, BagError> {
-    let mut st = db
-        .prepare(&format!("PRAGMA table_info({table})"))
-        .map_err(sqlite_err(path))?;
-    let names = st
-        .query_map([], |r| r.get::<_, String>(1))
+/// Every row of `sql`, mapped by `f`.
+fn rows<T>(
+    db: &Connection,
+    sql: &str,
+    path: &Path,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, BagError> {
+    let mut st = db.prepare(sql).map_err(sqlite_err(path))?;
+    let out = st
+        .query_map([], f)
         .map_err(sqlite_err(path))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(sqlite_err(path))?;
-    Ok(names)
+    Ok(out)
+}
+
+fn columns(db: &Connection, table: &str, path: &Path) -> Result<Vec<String>, BagError> {
+    rows(db, &format!("PRAGMA table_info({table})"), path, |r| {
+        r.get(1)
+    })
 }
 
 /// Reads the topics (and message definitions, when the file has them) of a `.db3` file.
@@ -75,22 +84,19 @@ pub fn info(path: &Path) -> Result<Db3Info, BagError> {
     let mut definitions: HashMap<String, String> = HashMap::new();
     let definitions_missing = columns(&db, "message_definitions", path)?.is_empty();
     if !definitions_missing {
-        let mut st = db
-            .prepare(
-                "SELECT topic_type, encoding, encoded_message_definition FROM message_definitions",
-            )
-            .map_err(sqlite_err(path))?;
-        let rows = st
-            .query_map([], |r| {
+        let defs = rows(
+            &db,
+            "SELECT topic_type, encoding, encoded_message_definition FROM message_definitions",
+            path,
+            |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                 ))
-            })
-            .map_err(sqlite_err(path))?;
-        for row in rows {
-            let (ty, encoding, def) = row.map_err(sqlite_err(path))?;
+            },
+        )?;
+        for (ty, encoding, def) in defs {
             // Only `ros2msg` is what ChannelInfo carries (as for MCAP schemas); IDL is left out.
             if encoding == SCHEMA_ENCODING && !def.is_empty() {
                 definitions.insert(ty, def);
@@ -106,21 +112,17 @@ pub fn info(path: &Path) -> Result<Db3Info, BagError> {
             "''"
         }
     );
-    let mut st = db.prepare(&sql).map_err(sqlite_err(path))?;
-    let rows = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })
-        .map_err(sqlite_err(path))?;
+    let topics = rows(&db, &sql, path, |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })?;
     let mut channels = Vec::new();
-    for row in rows {
-        let (id, topic, ros_type, format, qos) = row.map_err(sqlite_err(path))?;
+    for (id, topic, ros_type, format, qos) in topics {
         if format != MESSAGE_ENCODING {
             return Err(invalid(format!(
                 "topic {topic} is serialized as `{format}`: only `{MESSAGE_ENCODING}` can be imported"
@@ -136,14 +138,18 @@ pub fn info(path: &Path) -> Result<Db3Info, BagError> {
             qos_yaml: Some(qos).filter(|q| !q.is_empty()),
         }));
     }
-    let messages: i64 = db
-        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
-        .map_err(sqlite_err(path))?;
     Ok(Db3Info {
         channels,
-        messages: messages as u64,
         definitions_missing,
     })
+}
+
+/// The number of messages in a `.db3` file.
+pub fn message_count(path: &Path) -> Result<u64, BagError> {
+    let n: i64 = open(path)?
+        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+        .map_err(sqlite_err(path))?;
+    Ok(n as u64)
 }
 
 /// The messages of a `.db3` file in timestamp order (ties in insertion order).

@@ -2,9 +2,10 @@
 //! ([`crate::upload::engine`]): rosbag2 MCAP and sqlite3 files, rosbag2 bag directories (split
 //! bags as one sequence) and ROS 1 bags ([`source`]). Memory stays bounded whatever the bag's
 //! size, and a cut bag imports up to its last complete record. `timestamp_ns` is each message's
-//! record (log) time.
+//! record (log) time. [`watch`]: each finished bag dropped into a folder, once.
 
 pub mod source;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -20,8 +20,8 @@ use crate::bag::{metadata, BagError, BagMessage, ChannelInfo, SegmentReader};
 use crate::error::{Error, Result};
 use crate::upload::engine::Source;
 
-/// MCAP's magic, at the start of every MCAP file.
-const MCAP_MAGIC: &[u8] = b"\x89MCAP0\r\n";
+/// MCAP's magic, at the start and (once the file is complete) the end of every MCAP file.
+pub(crate) const MCAP_MAGIC: &[u8] = b"\x89MCAP0\r\n";
 /// zstd's frame magic (rosbag2's file compression).
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 
@@ -257,7 +257,7 @@ impl BagPlan {
             }
             let n = match f.format {
                 Format::Mcap => mcap_count(&f.path)?,
-                Format::Db3 => Some(sqlite::info(&f.path)?.messages),
+                Format::Db3 => Some(sqlite::message_count(&f.path)?),
                 Format::Ros1 => ros1::message_count(&f.path)?,
             };
             match n {
@@ -478,16 +478,7 @@ impl Iterator for BagSource {
                 }
                 Some(Err(e)) => return Some(Err(e)),
                 None => {
-                    let cut = match reader.end() {
-                        Some(End::Cut {
-                            readable_bytes,
-                            file_bytes,
-                            reason,
-                        }) => Some(format!(
-                            "cut at about byte {readable_bytes} of {file_bytes}: {reason}"
-                        )),
-                        _ => None,
-                    };
+                    let cut = reader.end().and_then(End::cut);
                     if let Some(cut) = cut {
                         let path = self.current_path();
                         self.cuts.push(format!("{}: {cut}", path.display()));

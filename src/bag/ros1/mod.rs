@@ -164,6 +164,11 @@ impl Ros1Reader {
         &self.path
     }
 
+    /// Whether the bag has its index: `rosbag record` writes it when the recording ends.
+    pub fn indexed(&self) -> bool {
+        self.index_pos != 0
+    }
+
     /// How the file ended, once the reader returned `None`.
     pub fn end(&self) -> Option<&End> {
         self.end.as_ref()
