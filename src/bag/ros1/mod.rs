@@ -21,7 +21,8 @@ use super::reader::End;
 use super::{qos, BagError, BagMessage, ChannelInfo};
 use crate::config::{Durability, Reliability};
 use crate::transport::Qos;
-use msgdef::{ros2_type_name, Ros1Type};
+use msgdef::{ros2_type_name, Compat, Ros1Type};
+use tracing::{info, warn};
 
 /// The first line of every ROS 1 bag of format 2.0.
 pub const MAGIC: &[u8] = b"#ROSBAG V2.0\n";
@@ -104,8 +105,9 @@ pub struct Ros1Reader {
     pos: u64,
     index_pos: u64,
     connections: HashMap<u32, Connection>,
-    /// Compiled definitions by (type, md5sum): many connections share one.
-    types: HashMap<(String, String), Arc<Ros1Type>>,
+    /// Compiled definitions by (type, md5sum), with the definition to record (`None`: ROS 2's
+    /// built-in one): many connections share one.
+    types: HashMap<(String, String), (Arc<Ros1Type>, Option<String>)>,
     pending: VecDeque<BagMessage>,
     end: Option<End>,
 }
@@ -372,22 +374,35 @@ impl Ros1Reader {
         let md5 = c.str("md5sum").unwrap_or("");
         let definition = c.str("message_definition").map_err(bad)?;
         let key = (ros1_type.to_string(), md5.to_string());
-        let ty = match self.types.get(&key) {
+        let (ty, definition) = match self.types.get(&key) {
             Some(t) => t.clone(),
             None => {
-                let t = Arc::new(
-                    Ros1Type::parse(ros1_type, definition)
-                        .map_err(|e| self.invalid(&format!("topic {topic}: {e}")))?,
-                );
-                self.types.insert(key, t.clone());
-                t
+                let mut t = Ros1Type::parse(ros1_type, definition)
+                    .map_err(|e| self.invalid(&format!("topic {topic}: {e}")))?;
+                let builtin = crate::ros::msgs::definition(&ros2_type_name(ros1_type));
+                // A type ROS 2 knows in the same (or an extended) layout keeps ROS 2's own
+                // definition; others get theirs derived from the ROS 1 one.
+                let definition = match builtin.map(|b| t.adopt(b)) {
+                    Some(Compat::Same) => None,
+                    Some(Compat::Extended(extra)) => {
+                        info!(%topic, ros1_type, "ROS 2's type adds {}: written as zero", extra.join(", "));
+                        None
+                    }
+                    Some(Compat::Different) => {
+                        warn!(
+                            %topic, ros1_type,
+                            "the ROS 1 type's layout differs from ROS 2's: its messages will not decode as the ROS 2 type (counted as malformed)"
+                        );
+                        Some(t.ros2_definition())
+                    }
+                    None => Some(t.ros2_definition()),
+                };
+                let entry = (Arc::new(t), definition);
+                self.types.insert(key, entry.clone());
+                entry
             }
         };
         let ros_type = ros2_type_name(ros1_type);
-        // A type with a built-in definition keeps ROS 2's own text; others get theirs derived.
-        let definition = crate::ros::msgs::definition(&ros_type)
-            .is_none()
-            .then(|| ty.ros2_definition());
         // A latched ROS 1 publisher is what transient-local durability is in ROS 2.
         let qos_yaml = (c.get("latching") == Some(b"1")).then(|| {
             qos::to_yaml(&[Qos {

@@ -77,6 +77,20 @@ struct Struct {
 #[derive(Debug, Clone)]
 pub struct Ros1Type {
     structs: Vec<Struct>,
+    /// The ROS 2 type when it extends the ROS 1 one with trailing fields (`sensor_msgs/Range`
+    /// gained `variance`): those fields are appended with their zero values.
+    extension: Option<(Box<Ros1Type>, usize)>,
+}
+
+/// How a ROS 1 type's wire layout compares with the ROS 2 type of the same name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Compat {
+    /// The same layout.
+    Same,
+    /// ROS 2 appends these fields: they are written with zero values.
+    Extended(Vec<String>),
+    /// Another layout: the CDR is the ROS 1 layout's, which a ROS 2 reader of the type cannot decode.
+    Different,
 }
 
 const HEADER: &str = "std_msgs/Header";
@@ -203,6 +217,7 @@ impl Ros1Type {
         }
         let mut out = Ros1Type {
             structs: Vec::new(),
+            extension: None,
         };
         let mut index = HashMap::new();
         out.compile(ty, &sections, &mut index, &mut Vec::new())?;
@@ -275,12 +290,113 @@ impl Ros1Type {
         self.structs.len() - 1
     }
 
+    /// The wire shape of a field: sizes, strings, arrays and nesting, names left out (`time` is
+    /// two 32-bit words like `builtin_interfaces/Time`).
+    fn field_shape(&self, f: &Field) -> String {
+        let arr = match f.arr {
+            Arr::One => String::new(),
+            Arr::Fixed(n) => format!("[{n}]"),
+            Arr::Var => "[]".into(),
+        };
+        let ty = match &f.ty {
+            Ty::Prim(p, _) => p.size().to_string(),
+            Ty::Str => "s".into(),
+            Ty::Time(_) => "{44}".into(),
+            Ty::Struct(j) => self.shape(*j),
+        };
+        format!("{arr}{ty}")
+    }
+
+    fn shape(&self, i: usize) -> String {
+        let fields = &self.structs[i].fields;
+        if fields.is_empty() {
+            return "{1}".into();
+        }
+        format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .map(|f| self.field_shape(f))
+                .collect::<String>()
+        )
+    }
+
+    /// Compares the layout with the ROS 2 definition `ros2` of the same type, and adopts its
+    /// trailing extra fields when it only appends some.
+    pub fn adopt(&mut self, ros2: &str) -> Compat {
+        let own_name = self.structs[self.root()].name.clone();
+        let Ok(target) = Ros1Type::parse(&own_name, ros2) else {
+            return Compat::Different;
+        };
+        if self.shape(self.root()) == target.shape(target.root()) {
+            return Compat::Same;
+        }
+        let mine = &self.structs[self.root()].fields;
+        let theirs = &target.structs[target.root()].fields;
+        let prefix = mine.len() < theirs.len()
+            && mine
+                .iter()
+                .zip(theirs)
+                .all(|(a, b)| self.field_shape(a) == target.field_shape(b));
+        if !prefix {
+            return Compat::Different;
+        }
+        let n = mine.len();
+        let extra = theirs[n..].iter().map(|f| f.name.clone()).collect();
+        self.extension = Some((Box::new(target), n));
+        Compat::Extended(extra)
+    }
+
+    /// The zero value of `f` in CDR.
+    fn zero_cdr(&self, f: &Field, out: &mut Vec<u8>) {
+        let n = match f.arr {
+            Arr::Var => {
+                align(out, 4);
+                out.extend_from_slice(&0u32.to_le_bytes());
+                return;
+            }
+            Arr::Fixed(n) => n,
+            Arr::One => 1,
+        };
+        for _ in 0..n {
+            match &f.ty {
+                Ty::Prim(p, _) => {
+                    align(out, p.size());
+                    out.resize(out.len() + p.size(), 0);
+                }
+                Ty::Time(_) => {
+                    align(out, 4);
+                    out.resize(out.len() + 8, 0);
+                }
+                Ty::Str => {
+                    align(out, 4);
+                    out.extend_from_slice(&1u32.to_le_bytes());
+                    out.push(0);
+                }
+                Ty::Struct(j) => {
+                    let fields = &self.structs[*j].fields;
+                    if fields.is_empty() {
+                        out.push(0);
+                    }
+                    for g in fields {
+                        self.zero_cdr(g, out);
+                    }
+                }
+            }
+        }
+    }
+
     /// ROS 1 serialization → CDR (little endian, encapsulation header included).
     pub fn to_cdr(&self, ros1: &[u8]) -> Result<Vec<u8>, DefError> {
         let mut out = Vec::with_capacity(ros1.len() + ros1.len() / 8 + 16);
         out.extend_from_slice(&[0, 1, 0, 0]);
         let mut r = In { buf: ros1, pos: 0 };
         self.struct_to_cdr(self.root(), &mut r, &mut out)?;
+        if let Some((ros2, from)) = &self.extension {
+            for f in &ros2.structs[ros2.root()].fields[*from..] {
+                ros2.zero_cdr(f, &mut out);
+            }
+        }
         if r.pos != ros1.len() {
             return Err(DefError::Message(format!(
                 "{} bytes left over after the message's {} bytes",
@@ -499,6 +615,43 @@ mod tests {
              ================================================================================\n\
              MSG: builtin_interfaces/Time\nint32 sec\nuint32 nanosec"
         );
+    }
+
+    /// ROS 2's `sensor_msgs/Range` appends `float32 variance` to ROS 1's.
+    #[test]
+    fn fields_ros2_appends_are_written_as_zero() {
+        let mut t = Ros1Type::parse(
+            "sensor_msgs/Range",
+            "uint8 ULTRASOUND=0\nHeader header\nuint8 radiation_type\nfloat32 range\n\
+             ================================================================================\n\
+             MSG: std_msgs/Header\nuint32 seq\ntime stamp\nstring frame_id\n",
+        )
+        .unwrap();
+        let ros2 = crate::ros::msgs::definition("std_msgs/msg/Header").unwrap();
+        let same = format!("std_msgs/Header header\nuint8 radiation_type\nfloat32 range\n{SEPARATOR}\nMSG: std_msgs/Header\n{ros2}");
+        assert_eq!(t.clone().adopt(&same), Compat::Same);
+        let extended = same.replacen("float32 range\n", "float32 range\nfloat32 variance\n", 1);
+        assert_eq!(
+            t.clone()
+                .adopt(&extended.replacen("uint8 radiation_type", "uint16 radiation_type", 1)),
+            Compat::Different
+        );
+        assert_eq!(
+            t.adopt(&extended),
+            Compat::Extended(vec!["variance".into()])
+        );
+        let mut ros1 = Vec::new();
+        ros1.extend_from_slice(&3u32.to_le_bytes()); // seq
+        ros1.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0]); // stamp
+        ros1.extend_from_slice(&0u32.to_le_bytes()); // frame_id ""
+        ros1.push(1); // radiation_type
+        ros1.extend_from_slice(&2.5f32.to_le_bytes());
+        let mut want = vec![0, 1, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0];
+        want.extend_from_slice(&1u32.to_le_bytes());
+        want.extend_from_slice(&[0, 1, 0, 0]); // "" NUL, radiation_type at 13, pad to 16
+        want.extend_from_slice(&2.5f32.to_le_bytes());
+        want.extend_from_slice(&0f32.to_le_bytes()); // variance
+        assert_eq!(t.to_cdr(&ros1).unwrap(), want);
     }
 
     #[test]
