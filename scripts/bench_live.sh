@@ -18,9 +18,14 @@
 # /proc/PID/stat) and peak RSS (VmHWM) are sampled and it gets SIGTERM; it must exit 0 and its stop
 # time is measured. Reported per topic: published (peer manifest), received (recorder), DDS loss =
 # published - received, written, dropped inside the bridge (queue policy), lost, malformed; plus the
-# recorder's CPU % of one core over [peer start, SIGTERM] and its peak RSS; and, to explain losses,
+# recorder's CPU % of one core over [peer start, SIGTERM] and its peak RSS; per topic the latency
+# from receive to sent (batch handed to its DoPut stream) and to committed (its part finalized on
+# the server), p50/p99/max, from the recorder's report (RECORD_CONFIG with a short
+# split.max_duration_s shows committed latency with short parts); and, to explain losses,
 # the namespace's UDP counters (RcvbufErrors = datagrams dropped by full socket receive buffers) and
-# the recorder's busiest threads.
+# the recorder's busiest threads. Side by side with the bridge, a native DDS reader receives the same
+# stream in the same run (NATIVE: the Fast DDS peer, built by scripts/build_fastdds_peer.sh; best
+# effort, the same 64 MiB SO_RCVBUF request, counting only): column "native reader".
 #
 # The dev server keeps everything in memory (60 s of this load is ~14 GB). A watchdog stops the
 # peer early (SIGTERM; the manifest is still written) if MemAvailable falls below MEM_FLOOR_MB;
@@ -28,7 +33,8 @@
 #
 # Env: DURATION (60), VARIANTS ("stock tuned"), RMEM (67108864), PORT (6791), MEM_FLOOR_MB (1500),
 # BIN (target/release/mosaico-bridge, built unless SKIP_BUILD=1), RECORD_CONFIG (a record.yaml
-# instead of the shipped one), PEER_EXTRA (more ros_peer.py flags), BENCH_DIR (/tmp/mosaico-bench).
+# instead of the shipped one), PEER_EXTRA (more ros_peer.py flags), BENCH_DIR (/tmp/mosaico-bench),
+# NATIVE (the native reader's binary; NATIVE= leaves it out: the publisher then sends one copy).
 # Results: $BENCH_DIR/live-<stamp>/<variant>/ (logs, manifest, recorder report) and summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +50,7 @@ MEM_FLOOR_MB=${MEM_FLOOR_MB:-1500}
 BENCH_DIR=${BENCH_DIR:-/tmp/mosaico-bench}
 PY=${PY:-$ROOT/.venv/bin/python}
 BIN=${BIN:-$ROOT/target/release/mosaico-bridge}
+NATIVE=${NATIVE:-$ROOT/target/fastdds_peer/fastdds_peer}
 if [ -z "${SKIP_BUILD:-}" ] && [ "$BIN" = "$ROOT/target/release/mosaico-bridge" ]; then
     cargo build --quiet --release --bin mosaico-bridge
 fi
@@ -147,6 +154,19 @@ run_variant() {
     ) >"$dir/memory.log" 2>&1 &
     WATCHDOG=$!
 
+    # A native reader of the same stream, side by side with the bridge: the Fast DDS peer
+    # (best effort like the bridge's camera/LIDAR readers, the same SO_RCVBUF request, no hashing).
+    local native=
+    if [ -x "$NATIVE" ]; then
+        ip netns exec "$NS" "$NATIVE" subscribe --transport udp --count-only --rcvbuf 67108864 \
+            --topic /camera/image_raw=sensor_msgs/msg/Image,best_effort \
+            --topic /points=sensor_msgs/msg/PointCloud2,best_effort \
+            --topic /imu=sensor_msgs/msg/Imu,best_effort \
+            --duration $((DURATION + 60)) --idle-exit 3 >"$dir/native.json" 2>"$dir/native.log" &
+        native=$!
+        sleep 1
+    fi
+
     local t_peer c_peer
     t_peer=$(now); c_peer=$(cpu_ticks "$rec")
     ip netns exec "$NS" /usr/bin/time -v -o "$dir/peer.time" "$PY" python/ros_peer.py \
@@ -159,6 +179,7 @@ run_variant() {
     PEERTIME=
     kill_tree "$WATCHDOG"; WATCHDOG=
     sleep 2
+    [ -n "$native" ] && { wait "$native" || true; }
 
     local t_term c_term hwm srv_cpu srv_rss rec_rc=0 t_exit
     c_term=$(cpu_ticks "$rec"); hwm=$(status_kb "$rec" VmHWM)
@@ -222,27 +243,39 @@ for v in variants:
     print(f"rmem: {m['rmem']}")
     print(f"peer: run {man['run_s']:.1f} s, interrupted={man['interrupted']}, waited {man['wait']['waited_s']:.1f} s for subscribers, CPU {p_cpu:.1f} s"
           + ("   ** memory floor hit: the peer was stopped early **" if m["memory_floor_hit"] else ""))
-    hdr = ("topic", "published", "received", "DDS loss", "loss %", "written", "dropped", "lost", "malformed", "peer Hz", "peer late")
+    native = {}
+    try:
+        for line in open(f"{d}/native.json"):
+            if line.startswith('{"summary"'):
+                native = {k: v["received"] for k, v in json.loads(line)["summary"].items()}
+    except OSError:
+        pass
+    hdr = ("topic", "published", "received", "DDS loss", "loss %", "native reader", "written", "dropped", "lost", "malformed", "peer Hz", "peer late")
     rows = []
     tot = dict.fromkeys(("published", "received", "written", "dropped", "lost", "malformed"), 0)
     for topic, t in man["topics"].items():
         r = rec.get(topic, dict.fromkeys(("received", "written", "dropped", "lost", "malformed"), 0))
         pub = t["published"]
         loss = pub - r["received"]
-        rows.append((topic, pub, r["received"], loss, f"{100 * loss / pub:.2f}" if pub else "-", r["written"], r["dropped"],
-                     r["lost"], r["malformed"], t["timing"].get("achieved_hz") or "-", t["timing"].get("late", "-")))
+        rows.append((topic, pub, r["received"], loss, f"{100 * loss / pub:.2f}" if pub else "-", native.get(topic, "-"),
+                     r["written"], r["dropped"], r["lost"], r["malformed"], t["timing"].get("achieved_hz") or "-", t["timing"].get("late", "-")))
         tot["published"] += pub
         for k in r:
             tot[k] += r[k]
     for topic in sorted(set(rec) - set(man["topics"])):
         r = rec[topic]
-        rows.append((topic, "-", r["received"], "-", "-", r["written"], r["dropped"], r["lost"], r["malformed"], "-", "-"))
+        rows.append((topic, "-", r["received"], "-", "-", "-", r["written"], r["dropped"], r["lost"], r["malformed"], "-", "-"))
     w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
     for row in (hdr, *rows):
         print("  ".join(str(x).rjust(n) if i else str(x).ljust(n) for i, (x, n) in enumerate(zip(row, w))))
     print(f"recorder: exit {m['recorder_exit']}, CPU {m['recorder_cpu_s']:.1f} s over {m['window_s']:.1f} s "
           f"= {100 * m['recorder_cpu_s'] / m['window_s']:.0f} % of one core; peak RSS (VmHWM) {m['recorder_vmhwm_kb'] / 1024:.0f} MB "
           f"(/usr/bin/time max RSS {maxrss / 1024:.0f} MB, wall {wall}); stop after SIGTERM {m['stop_s']:.2f} s")
+    lat = [(t["topic"], t.get("latency") or {}) for s in rep.get("sessions", []) for t in s["topics"]]
+    for topic, l in lat:
+        cell = lambda k: (f"p50 {l[k]['p50_ms']:.0f} ms, p99 {l[k]['p99_ms']:.0f} ms, max {l[k]['max_ms']:.0f} ms"
+                          if l.get(k) else "-")
+        print(f"latency {topic}: received→sent {cell('received_to_sent')}; received→committed {cell('received_to_committed')}")
     print(f"dev server: CPU {m['server_cpu_s']:.1f} s, RSS {m['server_rss_kb'] / 1024 / 1024:.1f} GB at the end")
     udp = open(f"{d}/udp-snmp.txt").read().splitlines()
     if len(udp) == 2:

@@ -659,3 +659,71 @@ fn interop_with_cyclone_dds() {
     }
     let _ = std::io::stdout().flush();
 }
+
+/// RustDDS keeps a topic's samples in a cache its readers share, and a new best-effort reader
+/// reads it from the start: a recorder that subscribes again (a new session) must not get the
+/// previous subscription's samples twice, nor count the time between as lost.
+#[test]
+#[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
+fn a_new_subscription_gets_nothing_an_earlier_one_delivered() {
+    if !netns::isolated("a_new_subscription_gets_nothing_an_earlier_one_delivered") {
+        return;
+    }
+    let talker = node("/", "talker");
+    let listener = node("/", "listener");
+    let publisher = talker
+        .publisher("/again", "std_msgs/msg/String", Qos::SENSOR_DATA)
+        .unwrap();
+    let n = AtomicUsize::new(0);
+    let next = || string_cdr(&format!("m{}", n.fetch_add(1, Ordering::SeqCst) + 1));
+    // The first subscription gets samples until it has some, then ends.
+    let (f, rx) = collector();
+    let first = listener
+        .subscribe("/again", "std_msgs/msg/String", Qos::SENSOR_DATA, f)
+        .unwrap();
+    let (got, _) = publish_until_received(|| publisher.publish(&next()).unwrap(), &rx);
+    // The text of a received std_msgs/String (padding after it ignored).
+    let text = |cdr: &[u8]| {
+        let len = u32::from_le_bytes(cdr[4..8].try_into().unwrap()) as usize;
+        String::from_utf8(cdr[8..8 + len - 1].to_vec()).unwrap()
+    };
+    let mut seen_first = vec![text(&got.cdr)];
+    for _ in 0..20 {
+        publisher.publish(&next()).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    seen_first.extend(rx.try_iter().map(|m| text(&m.cdr)));
+    drop(first);
+    // The second subscription, on the same node: only what is published from now on.
+    let (f, rx) = collector();
+    let second = listener
+        .subscribe("/again", "std_msgs/msg/String", Qos::SENSOR_DATA, f)
+        .unwrap();
+    let first_new = n.load(Ordering::SeqCst) + 1;
+    let (got, _) = publish_until_received(|| publisher.publish(&next()).unwrap(), &rx);
+    let mut seen_second = vec![text(&got.cdr)];
+    for _ in 0..20 {
+        publisher.publish(&next()).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    seen_second.extend(rx.try_iter().map(|m| text(&m.cdr)));
+    let again: Vec<_> = seen_second
+        .iter()
+        .filter(|c| seen_first.contains(c))
+        .collect();
+    assert!(again.is_empty(), "{} samples delivered twice", again.len());
+    let old = (1..first_new)
+        .filter(|i| seen_second.contains(&format!("m{i}")))
+        .count();
+    assert_eq!(
+        old, 0,
+        "the second subscription got samples published before it"
+    );
+    assert_eq!(
+        second.lost(),
+        0,
+        "nothing lost between the subscriptions' samples"
+    );
+}

@@ -142,9 +142,12 @@ fn a_cyclone_peer_is_recorded_over_dds_and_sigterm_finalizes() {
     std::thread::sleep(Duration::from_millis(1500));
     sigterm(&recorder);
     let (st, took) = wait_for(&mut recorder, Duration::from_secs(30));
-    assert!(
-        st.success(),
-        "SIGTERM ends the recorder with status 0, got {st}"
+    // The peer's 5 garbage IMU payloads were received and cannot be stored: exit status 4
+    // (README, "Exit status"), not 0.
+    assert_eq!(
+        st.code(),
+        Some(4),
+        "SIGTERM ends a recording that received malformed messages with status 4, got {st}"
     );
     eprintln!("recorder stopped {took:?} after SIGTERM");
     let mut out = String::new();
@@ -438,5 +441,175 @@ fn record_tells_the_service_manager_it_is_ready_and_stopping() {
     assert!(
         !log.contains('\u{1b}'),
         "no ANSI codes in a log that is not a terminal"
+    );
+}
+
+#[test]
+#[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
+fn record_exits_3_while_what_it_received_waits_in_the_spool() {
+    if !netns::isolated("record_exits_3_while_what_it_received_waits_in_the_spool") {
+        return;
+    }
+    // A server that never answers: a port nobody listens on (connections are refused).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("peer.json");
+    let spool = dir.path().join("spool");
+    let mut robot = peer(
+        &[
+            "--topics",
+            "imu",
+            "--count",
+            "imu=300",
+            "--rate",
+            "imu=200",
+            "--qos",
+            "imu=reliable",
+            "--wait-subscribers",
+            "1",
+            "--wait-timeout",
+            "60",
+            "--linger",
+            "2",
+        ],
+        &manifest,
+    );
+    let mut recorder = Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+        .args([
+            "--server",
+            &addr,
+            "record",
+            "--sequence",
+            &unique("offline"),
+        ])
+        .arg("--spool")
+        .arg(&spool)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (st, _) = wait_for(&mut robot, Duration::from_secs(90));
+    assert!(st.success(), "the peer failed: {st}");
+    std::thread::sleep(Duration::from_millis(1500));
+    sigterm(&recorder);
+    let (st, _) = wait_for(&mut recorder, Duration::from_secs(60));
+    assert_eq!(
+        st.code(),
+        Some(3),
+        "nothing lost, everything waits in the spool: status 3, got {st}"
+    );
+
+    // rosbags reads the spool: every message the peer published is there, once.
+    let manifest: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let published = manifest["topics"]["/imu"]["published"].as_u64().unwrap();
+    assert_eq!(published, 300);
+    let sessions: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("metadata.yaml").exists())
+        .collect();
+    assert_eq!(sessions.len(), 1, "one session in the spool: {sessions:?}");
+    let out = Command::new(python())
+        .arg(script("read_bag.py"))
+        .arg(&sessions[0])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rosbags could not read the spool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bag: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(bag["topics"]["/imu"]["count"], published, "{bag}");
+}
+
+#[test]
+#[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
+fn the_ros_discovery_range_is_honoured() {
+    if !netns::isolated("the_ros_discovery_range_is_honoured") {
+        return;
+    }
+    let Some((_rt, server)) = own_server("record_live") else {
+        return;
+    };
+    let addr = server.address();
+    let dir = tempfile::tempdir().unwrap();
+    // One recording with ENV set, while the Cyclone peer publishes 50 reliable IMU messages once
+    // it sees a subscriber (waiting at most 8 s: its exit status is 3 when none came).
+    let run = |tag: &str, env: &[(&str, &str)]| {
+        let manifest = dir.path().join(format!("{tag}.json"));
+        let name = unique(tag);
+        let mut recorder = Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"));
+        recorder
+            .args(["--server", &addr, "record", "--sequence", &name])
+            .args(["--topics", "/imu", "--spool"])
+            .arg(dir.path().join(tag))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            recorder.env(k, v);
+        }
+        let mut recorder = recorder.spawn().unwrap();
+        let mut robot = peer(
+            &[
+                "--topics",
+                "imu",
+                "--count",
+                "imu=50",
+                "--rate",
+                "imu=100",
+                "--qos",
+                "imu=reliable",
+                "--wait-subscribers",
+                "1",
+                "--wait-timeout",
+                "8",
+                "--linger",
+                "1",
+            ],
+            &manifest,
+        );
+        let (peer_st, _) = wait_for(&mut robot, Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(1000));
+        sigterm(&recorder);
+        let (st, _) = wait_for(&mut recorder, Duration::from_secs(30));
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut recorder.stderr.take().unwrap(), &mut log).unwrap();
+        (peer_st, st, name, log)
+    };
+
+    // OFF: the recorder discovers nobody, and nobody discovers it.
+    let (peer_st, st, _, log) = run("off", &[("ROS_AUTOMATIC_DISCOVERY_RANGE", "OFF")]);
+    assert_eq!(
+        peer_st.code(),
+        Some(3),
+        "the peer never saw a subscriber: {log}"
+    );
+    assert_eq!(st.code(), Some(0), "nothing received, nothing lost: {log}");
+
+    // ROS_LOCALHOST_ONLY=1 (deprecated, honoured as LOCALHOST): a peer on this machine is found,
+    // and the server holds what it published.
+    let (peer_st, st, name, log) = run("localhost", &[("ROS_LOCALHOST_ONLY", "1")]);
+    assert!(
+        peer_st.success(),
+        "the peer saw the recorder: {peer_st}\n{log}"
+    );
+    assert_eq!(st.code(), Some(0), "{log}");
+    assert!(log.contains("ROS_LOCALHOST_ONLY=1 is deprecated"), "{log}");
+    assert_eq!(cat(&addr, &name, "/imu").len(), 50, "{log}");
+
+    // A value ROS does not define is refused at start, naming the variable and the choices.
+    let out = Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+        .args(["--server", &addr, "record", "--no-spool"])
+        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LAN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ROS_AUTOMATIC_DISCOVERY_RANGE=\"LAN\"") && err.contains("LOCALHOST"),
+        "{err}"
     );
 }

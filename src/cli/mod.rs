@@ -162,7 +162,7 @@ fn init_tracing(default: &str) {
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(output::LogWriter)
         // Colours only on a terminal: journald and log files get plain text.
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
@@ -184,6 +184,9 @@ pub fn main() -> ExitCode {
         Command::Play(_) => "warn,mosaico_bridge=info",
         _ => "warn",
     });
+    if matches!(cli.command, Command::Record(_)) {
+        record::tune_malloc();
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

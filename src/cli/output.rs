@@ -65,6 +65,42 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
     Ok(())
 }
 
+/// The status line drawn at the bottom of the terminal, if any: log lines are written above it.
+static STATUS_BAR: std::sync::OnceLock<indicatif::ProgressBar> = std::sync::OnceLock::new();
+
+/// A one-line status at the bottom of stderr, when stderr is a terminal (hidden otherwise).
+pub fn status_bar() -> &'static indicatif::ProgressBar {
+    STATUS_BAR.get_or_init(|| {
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
+            .with_style(
+                indicatif::ProgressStyle::with_template("{wide_msg}").expect("a valid template"),
+            )
+    })
+}
+
+/// stderr for `tracing`: a log line is written above the status line, not through it.
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match STATUS_BAR.get() {
+            Some(bar) if !bar.is_hidden() => bar.suspend(|| io::stderr().write_all(buf))?,
+            _ => io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        LogWriter
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,6 +89,8 @@ pub async fn import(
         writer: writer.clone(),
         topic_suffix: String::new(),
         topic_metadata: Value::Object(Default::default()),
+        latency: None,
+        max_chunk_age_ns: None,
     };
     let report = match engine::upload(
         client,

@@ -55,6 +55,56 @@ impl RateMeter {
     }
 }
 
+/// The node's state in one line, for a terminal: what it records, the busiest topics' rates,
+/// what was not stored, and the uplink with its backlog.
+pub fn status_line(
+    state: &NodeState,
+    uplink: Option<&UplinkStatus>,
+    topics: &[TopicStatus],
+    rates: &mut RateMeter,
+) -> String {
+    let mut line = match state {
+        NodeState::Idle => "idle (call ~/start to record)".to_string(),
+        NodeState::Recording { sequence, part } => format!("recording {sequence} (part {part})"),
+        NodeState::Waiting { reason } => format!("not recording: {reason}"),
+    };
+    if !topics.is_empty() {
+        let mut r: Vec<(&str, f64, f64)> = topics
+            .iter()
+            .map(|t| {
+                let (hz, bps) = rates.rate(&t.report.topic, t.report.received, t.report.bytes);
+                (t.report.topic.as_str(), hz, bps)
+            })
+            .collect();
+        let (hz, bps) = r.iter().fold((0.0, 0.0), |(h, b), t| (h + t.1, b + t.2));
+        line += &format!(" | {} topics {hz:.0} msg/s {:.1} MB/s:", r.len(), bps / 1e6);
+        r.sort_by(|a, b| b.2.total_cmp(&a.2));
+        for (name, hz, _) in r.iter().take(3) {
+            line += &format!(" {name} {hz:.0}/s");
+        }
+        if r.len() > 3 {
+            line += &format!(" +{} more", r.len() - 3);
+        }
+        let lost: u64 = topics.iter().map(|t| t.report.not_written()).sum();
+        line += &format!(" | not stored {lost}");
+    }
+    if let Some(u) = uplink {
+        line += &format!(" | uplink {}", u.state);
+        if let Some(why) = u.reason.as_deref().filter(|_| u.state == "waiting") {
+            line += &format!(" ({why})");
+        }
+        if u.backlog_segments > 0 {
+            line += &format!(
+                ", backlog {} segment(s) {:.1} MB, oldest {:.0} s",
+                u.backlog_segments,
+                u.backlog_bytes as f64 / 1e6,
+                u.oldest_s
+            );
+        }
+    }
+    line
+}
+
 fn kv(key: &str, value: impl ToString) -> KeyValue {
     KeyValue {
         key: key.into(),

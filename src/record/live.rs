@@ -158,9 +158,21 @@ pub struct SessionOutcome {
     pub topics: Vec<TopicReport>,
     /// Messages received but not stored, over every topic.
     pub lost: u64,
+    /// Messages the middleware lost before delivering them (DDS sequence gaps, r2r inbox
+    /// overflow), over every topic: never received, so not in `lost`.
+    pub middleware_lost: u64,
     /// Where the recording continues if the node records on (after a fault).
     #[serde(skip)]
     pub resume: Option<Resume>,
+}
+
+impl SessionOutcome {
+    /// Sets the session's totals from its topics.
+    pub fn counted(mut self) -> Self {
+        self.lost = self.topics.iter().map(|t| t.not_stored()).sum();
+        self.middleware_lost = self.topics.iter().map(|t| t.middleware_lost).sum();
+        self
+    }
 }
 
 /// A recording session on the live graph.
@@ -448,7 +460,6 @@ impl LiveSession {
             })
             .collect();
         topics.sort_by(|a, b| a.topic.cmp(&b.topic));
-        let lost = topics.iter().map(|t| t.not_written()).sum();
         SessionOutcome {
             sequence: self.sequence.clone(),
             session_id: self.session_id.clone(),
@@ -456,9 +467,11 @@ impl LiveSession {
             state,
             error,
             topics,
-            lost,
+            lost: 0,
+            middleware_lost: 0,
             resume,
         }
+        .counted()
     }
 
     /// Ends the session cleanly: everything received is written, then the part is finalized.
@@ -532,7 +545,7 @@ impl LiveSession {
                 t.written = safe.min(t.written);
             }
         }
-        out.lost = out.topics.iter().map(|t| t.not_written()).sum();
+        let out = out.counted();
         for t in out.topics.iter().filter(|t| t.not_written() > 0) {
             error!(
                 topic = %t.topic, received = t.received, written = t.written, lost = t.lost,

@@ -25,4 +25,4 @@ pub mod spool;
 pub mod spooled;
 
 pub use live::{LiveSession, SessionOutcome};
-pub use node::{NodeReport, RecorderNode};
+pub use node::{Ending, NodeReport, RecorderNode};

@@ -81,6 +81,47 @@ pub struct NodeReport {
     pub sessions: Vec<SessionOutcome>,
     /// Whether the last session ended within the stop timeout.
     pub clean_shutdown: bool,
+    /// Segments of earlier runs still in the spool at exit (uploaded by the next run).
+    pub spool_backlog_segments: u64,
+}
+
+/// How a run of the recorder ended, for a supervisor: `record`'s exit status (README, "Exit
+/// status"). Ordered from worst to best; a run gets the worst that applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// A session did not end within `stop_timeout_s`.
+    Unclean,
+    /// Messages the recorder received will never be stored: dropped by the queue policy,
+    /// malformed, over the server's limit, refused by a full spool, or in a failed diskless part.
+    Lost,
+    /// Nothing received is lost, but some of it waits in the spool for the server.
+    Pending,
+    /// Everything received is on the server, but the middleware lost messages before delivering
+    /// them (DDS sequence gaps, r2r inbox overflow): typical of best-effort sensor streams.
+    MiddlewareLost,
+    /// Everything received is committed on the server, and the middleware reported no loss.
+    Clean,
+}
+
+impl NodeReport {
+    pub fn ending(&self) -> Ending {
+        let topics = || self.sessions.iter().flat_map(|s| s.topics.iter());
+        if !self.clean_shutdown {
+            Ending::Unclean
+        } else if topics().any(|t| t.not_stored() > 0) {
+            Ending::Lost
+        } else if self.spool_backlog_segments > 0
+            || self.sessions.iter().any(|s| s.state == "spooled")
+            || topics().any(|t| t.pending > 0)
+        {
+            Ending::Pending
+        } else if topics().any(|t| t.middleware_lost > 0) {
+            Ending::MiddlewareLost
+        } else {
+            Ending::Clean
+        }
+    }
 }
 
 /// The recorder, ready to run.
@@ -95,6 +136,8 @@ pub struct RecorderNode {
     loss_events: Option<Box<dyn RawPublisher>>,
     losses: diagnostics::LossTracker,
     rates: RateMeter,
+    /// The one-line status, for a terminal (`status_lines`).
+    line: Option<(tokio::sync::watch::Sender<String>, RateMeter)>,
     /// Name remappings (`--ros-args -r from:=to`) for the node's own services and publications.
     remaps: Vec<(String, String)>,
     /// With the spool: the uploader of the spool, and the hold on it.
@@ -135,10 +178,18 @@ impl RecorderNode {
             loss_events,
             losses: diagnostics::LossTracker::default(),
             rates: RateMeter::default(),
+            line: None,
             remaps: Vec::new(),
             uploader: None,
             _spool_lock: None,
         })
+    }
+
+    /// The node's one-line status, renewed every `diagnostics_period_s` (a terminal shows it).
+    pub fn status_lines(&mut self) -> tokio::sync::watch::Receiver<String> {
+        let (tx, rx) = tokio::sync::watch::channel(String::new());
+        self.line = Some((tx, RateMeter::default()));
+        rx
     }
 
     /// Applies `from:=to` remappings to the node's services (e.g. `~/start:=/recorder/start`).
@@ -332,6 +383,10 @@ impl RecorderNode {
             &topics,
             &mut self.rates,
         );
+        if let Some((tx, rates)) = &mut self.line {
+            let line = diagnostics::status_line(&node_state, uplink.as_ref(), &topics, rates);
+            let _ = tx.send(line);
+        }
         if let Some(p) = &self.diagnostics {
             if let Err(e) = p.publish(&cdr) {
                 warn!(error = %e, "publishing diagnostics failed");
@@ -424,6 +479,7 @@ impl RecorderNode {
             let deadline = started + limit.mul_f64(0.9);
             if let Ok(up) = Arc::try_unwrap(up) {
                 let st = up.finish(deadline).await;
+                report.spool_backlog_segments = st.backlog_segments;
                 if st.backlog_segments > 0 {
                     warn!(
                         segments = st.backlog_segments,
@@ -495,14 +551,7 @@ impl RecorderNode {
                     }
                 };
                 let ok = out.state == "finalized";
-                let msg = format!(
-                    "{} {}: {} topics, {} messages written, {} not stored",
-                    out.state,
-                    out.sequence,
-                    out.topics.len(),
-                    out.topics.iter().map(|t| t.written).sum::<u64>(),
-                    out.lost
-                );
+                let msg = stop_reply(&out);
                 report.sessions.push(out);
                 (State::Idle, (ok, msg))
             }
@@ -572,4 +621,95 @@ pub fn shutdown_channel() -> (mpsc::Sender<()>, impl Future<Output = ()>) {
     (tx, async move {
         let _ = rx.recv().await;
     })
+}
+
+/// The `~/stop` reply: what was committed, what waits in the spool, what was received and not
+/// stored, and apart from those what the middleware lost before delivering it.
+fn stop_reply(out: &SessionOutcome) -> String {
+    let sum =
+        |f: fn(&crate::upload::pipe::TopicReport) -> u64| out.topics.iter().map(f).sum::<u64>();
+    let mut msg = format!(
+        "{} {}: {} topic{}, {} messages committed",
+        out.state,
+        out.sequence,
+        out.topics.len(),
+        if out.topics.len() == 1 { "" } else { "s" },
+        sum(|t| t.written)
+    );
+    let pending = sum(|t| t.pending);
+    if pending > 0 {
+        msg += &format!(", {pending} kept in the spool");
+    }
+    msg += &format!(", {} received and not stored", out.lost);
+    if out.middleware_lost > 0 {
+        msg += &format!(
+            ", {} lost in the middleware before delivery",
+            out.middleware_lost
+        );
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upload::pipe::TopicReport;
+
+    fn report(state: &str, topic: TopicReport) -> NodeReport {
+        NodeReport {
+            sessions: vec![SessionOutcome {
+                sequence: "s".into(),
+                session_id: "id".into(),
+                parts: vec![],
+                state: state.into(),
+                error: None,
+                topics: vec![topic],
+                lost: 0,
+                middleware_lost: 0,
+                resume: None,
+            }
+            .counted()],
+            clean_shutdown: true,
+            spool_backlog_segments: 0,
+        }
+    }
+
+    /// The README's exit-status table: the worst that applies wins.
+    #[test]
+    fn a_run_ends_with_the_worst_that_applies() {
+        let t = |f: fn(&mut TopicReport)| {
+            let mut t = TopicReport {
+                received: 10,
+                written: 10,
+                committed: 10,
+                ..Default::default()
+            };
+            f(&mut t);
+            t
+        };
+        assert_eq!(report("finalized", t(|_| {})).ending(), Ending::Clean);
+        let mw = t(|t| t.middleware_lost = 2);
+        assert_eq!(report("finalized", mw).ending(), Ending::MiddlewareLost);
+        let pending = t(|t| {
+            t.pending = 3;
+            t.middleware_lost = 2;
+        });
+        assert_eq!(report("spooled", pending).ending(), Ending::Pending);
+        let mut backlog = report("finalized", t(|_| {}));
+        backlog.spool_backlog_segments = 1;
+        assert_eq!(backlog.ending(), Ending::Pending);
+        let lost = t(|t| {
+            t.malformed = 1;
+            t.pending = 3;
+        });
+        assert_eq!(report("spooled", lost).ending(), Ending::Lost);
+        let mut unclean = report("finalized", t(|t| t.dropped = 1));
+        unclean.clean_shutdown = false;
+        assert_eq!(unclean.ending(), Ending::Unclean);
+        assert_eq!(
+            stop_reply(&report("finalized", t(|t| t.middleware_lost = 2)).sessions[0]),
+            "finalized s: 1 topic, 10 messages committed, 0 received and not stored, \
+             2 lost in the middleware before delivery"
+        );
+    }
 }

@@ -50,9 +50,8 @@ pub fn reader_qos(
         .unwrap_or_else(|| match durability {
             // Latched history: as deep as a publisher keeps, so nothing latched is missed.
             Durability::TransientLocal => offered.max(1),
-            Durability::Volatile if LARGE_SAMPLE_TYPES.contains(&ros_type) => {
-                offered.max(LARGE_READER_DEPTH)
-            }
+            // Not the publisher's depth: RustDDS keeps that many samples per reader, 6 MB each.
+            Durability::Volatile if LARGE_SAMPLE_TYPES.contains(&ros_type) => LARGE_READER_DEPTH,
             Durability::Volatile => offered.max(MIN_READER_DEPTH),
         });
     Qos {

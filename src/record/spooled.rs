@@ -182,8 +182,8 @@ impl SpooledSession {
             let queue = queue.clone();
             let topic = spool.clone();
             async move {
-                while let Some(items) = queue.pop_batch(SPOOL_BATCH_BYTES).await {
-                    if !sender.write(topic.clone(), items).await {
+                while let Some((items, hold)) = queue.pop_batch_holding(SPOOL_BATCH_BYTES).await {
+                    if !sender.write(topic.clone(), items, hold).await {
                         break;
                     }
                 }
@@ -293,7 +293,11 @@ impl SpooledSession {
             .map(|(name, t)| self.report(name, t, committed.get(name), aside.get(name)))
             .collect();
         topics.sort_by(|a, b| a.topic.cmp(&b.topic));
-        let lost = topics.iter().map(|t| t.not_written()).sum();
+        let latency = self.uploader.latency(&self.session_id);
+        for t in topics.iter_mut() {
+            t.latency = latency.get(&t.topic).copied();
+        }
+        let lost: u64 = topics.iter().map(|t| t.not_stored()).sum();
         let pending: u64 = topics.iter().map(|t| t.pending).sum();
         let stuck = self.uploader.stuck(&self.session_id);
         let (state, error) = if done && pending == 0 {
@@ -328,9 +332,11 @@ impl SpooledSession {
             state: state.into(),
             error,
             topics,
-            lost,
+            lost: 0,
+            middleware_lost: 0,
             resume: None,
         }
+        .counted()
     }
 }
 

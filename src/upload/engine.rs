@@ -22,6 +22,7 @@ use crate::bag::{BagError, BagMessage, SegmentReader};
 use crate::error::{Error, Result};
 use crate::handlers::{MosaicoClient, SequenceWriter};
 use crate::ros::adapters::{adapter_or_raw, Adapter, AdapterOptions, RosTopicInfo};
+use crate::upload::latency::LatencyBook;
 use crate::upload::pipe::{run_topic, Chunk, SequenceSink, TopicReport, TopicSink, TopicStats};
 
 /// A chunk is sent to its topic's task at this many bytes or messages, whichever comes first.
@@ -177,6 +178,11 @@ pub struct Target {
     pub topic_suffix: String,
     /// User metadata of every topic created.
     pub topic_metadata: Value,
+    /// Where to count receive→sent latency (spool segments: timestamps are receive times).
+    pub latency: Option<Arc<LatencyBook>>,
+    /// A live source's topic chunk is handed over once it spans this much time, whatever its
+    /// size, so a slow topic reaches the server within about that (a bag's: by size only).
+    pub max_chunk_age_ns: Option<i64>,
 }
 
 /// What one upload did.
@@ -247,6 +253,8 @@ where
     let (spawn_tx, mut spawn_rx) = mpsc::unbounded_channel::<Spawn>();
     let reader = {
         let abort = abort.clone();
+        let latency = target.latency.clone();
+        let max_age = target.max_chunk_age_ns;
         tokio::task::spawn_blocking(
             move || -> std::result::Result<(Vec<String>, u64, Option<String>), BagError> {
                 let mut source = source;
@@ -278,7 +286,10 @@ where
                                 .map(Value::String),
                         };
                         let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-                        let stats = Arc::new(TopicStats::default());
+                        let stats = Arc::new(match &latency {
+                            Some(book) => TopicStats::measured(book.clone(), &c.topic),
+                            None => TopicStats::default(),
+                        });
                         spawn_tx
                             .send((c.topic.clone(), info, rx, stats.clone()))
                             .ok()?;
@@ -290,11 +301,27 @@ where
                     });
                     let Some(t) = task else { continue };
                     t.stats.received(m.data.len());
-                    t.pending.push(m.log_time as i64, m.data);
-                    if t.pending.bytes >= CHUNK_BYTES || t.pending.len() >= CHUNK_MESSAGES {
+                    let now = m.log_time as i64;
+                    t.pending.push(now, m.data);
+                    let old = |c: &Chunk| {
+                        max_age.is_some_and(|a| c.first_ts().is_some_and(|f| now - f >= a))
+                    };
+                    if t.pending.bytes >= CHUNK_BYTES
+                        || t.pending.len() >= CHUNK_MESSAGES
+                        || old(&t.pending)
+                    {
                         let chunk = std::mem::take(&mut t.pending);
                         if !send_unless_aborted(&t.tx, chunk, &abort) {
                             break;
+                        }
+                    }
+                    // Other topics' chunks may have grown old meanwhile.
+                    if max_age.is_some() && read.is_multiple_of(256) {
+                        for t in tasks.values_mut().flatten().filter(|t| old(&t.pending)) {
+                            let chunk = std::mem::take(&mut t.pending);
+                            if !send_unless_aborted(&t.tx, chunk, &abort) {
+                                break;
+                            }
                         }
                     }
                 }

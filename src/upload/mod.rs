@@ -9,6 +9,7 @@
 
 pub mod engine;
 pub mod follow;
+pub mod latency;
 pub mod parts;
 pub mod pipe;
 pub mod spool_dir;

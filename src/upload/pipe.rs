@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 use crate::error::Error;
 use crate::handlers::{MosaicoClient, SequenceWriter, TopicWriter};
 use crate::ros::adapters::{Adapter, RosTopicInfo};
+use crate::upload::latency::LatencyBook;
 
 /// Messages of one topic: `(timestamp_ns, CDR bytes with the encapsulation header)`.
 #[derive(Debug, Default)]
@@ -32,6 +33,11 @@ impl Chunk {
     pub fn len(&self) -> usize {
         self.msgs.len()
     }
+    /// The timestamp of the first message.
+    pub fn first_ts(&self) -> Option<i64> {
+        self.msgs.first().map(|m| m.0)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.msgs.is_empty()
     }
@@ -69,6 +75,9 @@ pub struct TopicReport {
     /// Spool mode: spooled, not yet committed: safe on disk, uploaded later (also by the next run).
     pub pending: u64,
     pub error: Option<String>,
+    /// Spool mode: receive→sent and receive→committed latency of what the server committed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency: Option<crate::upload::latency::TopicLatency>,
 }
 
 impl TopicReport {
@@ -90,7 +99,13 @@ impl TopicReport {
 
     /// Messages received (or lost by the middleware) that will never be stored, for whatever reason.
     pub fn not_written(&self) -> u64 {
-        self.malformed + self.too_large + self.dropped + self.lost + self.middleware_lost
+        self.not_stored() + self.middleware_lost
+    }
+
+    /// Messages received that will never be stored (the middleware's own losses are not in it:
+    /// they were never received).
+    pub fn not_stored(&self) -> u64 {
+        self.malformed + self.too_large + self.dropped + self.lost
     }
 }
 
@@ -106,6 +121,8 @@ pub struct TopicStats {
     pub too_large: AtomicU64,
     pub lost: AtomicU64,
     detail: Mutex<StatsDetail>,
+    /// Where this topic's receive→sent latency is counted, under its name (live recording).
+    latency: Option<(Arc<LatencyBook>, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -116,6 +133,14 @@ struct StatsDetail {
 }
 
 impl TopicStats {
+    /// Stats that also count the topic's receive→sent latency into `book`.
+    pub fn measured(book: Arc<LatencyBook>, topic: &str) -> Self {
+        TopicStats {
+            latency: Some((book, topic.to_string())),
+            ..Default::default()
+        }
+    }
+
     pub fn received(&self, bytes: usize) {
         self.received.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -230,6 +255,10 @@ pub async fn run_topic(
             continue;
         };
         let n = chunk.len();
+        let stamps: Option<Vec<i64>> = stats
+            .latency
+            .as_ref()
+            .map(|_| chunk.msgs.iter().map(|m| m.0).collect());
         let job = client.processing().run(move || {
             let out = a.convert(&chunk.msgs);
             (a, out)
@@ -260,6 +289,9 @@ pub async fn run_topic(
             match sink.push(&a, &info, batch).await {
                 Ok(tag) => {
                     TopicStats::add(&stats.written, rows);
+                    if let (Some((book, name)), Some(stamps)) = (&stats.latency, &stamps) {
+                        book.sent(name, stamps, crate::transport::now_ns());
+                    }
                     let mut d = stats.detail.lock().expect("stats lock");
                     if d.tag.is_none() {
                         d.tag = Some(tag);

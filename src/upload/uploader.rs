@@ -20,6 +20,10 @@ use tracing::{error, info, warn};
 
 use super::engine::{self, is_fault, Abort, Selection, Target};
 use super::follow::SpoolProgress;
+use super::latency::{LatencyBook, TopicLatency};
+
+/// A topic's messages go to the server in chunks spanning at most this much receive time.
+const LIVE_CHUNK_AGE: Duration = Duration::from_millis(500);
 use super::parts::{self, OnServer, PartSummary, META_PART};
 use super::spool_dir::{self, PartPhase, SessionDir};
 use crate::bag::reader::{segment_facts, End, Sealed};
@@ -113,6 +117,8 @@ struct Inner {
     wake: Notify,
     status: Mutex<UplinkStatus>,
     committed: Mutex<Committed>,
+    /// Per session: receive→sent and receive→committed latency of its topics.
+    latency: Mutex<HashMap<String, Arc<LatencyBook>>>,
     parts: Mutex<HashMap<String, Vec<PartSummary>>>,
     /// Per session: topics set aside, with the server's reason.
     aside: Mutex<HashMap<String, BTreeMap<String, String>>>,
@@ -179,6 +185,7 @@ impl Uploader {
                 ..Default::default()
             }),
             committed: Mutex::new(HashMap::new()),
+            latency: Mutex::new(HashMap::new()),
             parts: Mutex::new(HashMap::new()),
             aside: Mutex::new(HashMap::new()),
             topic_failures: Mutex::new(HashMap::new()),
@@ -224,6 +231,11 @@ impl Uploader {
             .get(session_id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Receive→sent and receive→committed latency of `session_id`'s topics so far.
+    pub fn latency(&self, session_id: &str) -> BTreeMap<String, TopicLatency> {
+        self.inner.latency_book(session_id).summary()
     }
 
     /// The parts of `session_id` this uploader committed, in order.
@@ -488,10 +500,13 @@ impl Inner {
         let reader = SegmentReader::open(&w.path, tail)?;
         let naming = parts::part_naming(c.generation(), &facts.sequence, part);
         let writer = Arc::new(writer);
+        let latency = self.latency_book(&facts.session_id);
         let target = Target {
             writer: writer.clone(),
             topic_suffix: naming.topic_suffix.clone(),
             topic_metadata: json!({ META_PART: part }),
+            latency: Some(latency.clone()),
+            max_chunk_age_ns: Some(LIVE_CHUNK_AGE.as_nanos() as i64),
         };
         let selection = Selection {
             skip: self.set_aside(&w.session),
@@ -554,6 +569,7 @@ impl Inner {
             reason: format!("finalize failed: {e}"),
             topic: None,
         })?;
+        latency.committed(crate::transport::now_ns());
         let total: u64 = report.topics.iter().map(|t| t.written).sum();
         self.count_committed(
             &facts.session_id,
@@ -598,6 +614,11 @@ impl Inner {
             w.session.remove_segment(part)?;
         }
         Ok(())
+    }
+
+    fn latency_book(&self, session_id: &str) -> Arc<LatencyBook> {
+        let mut books = self.latency.lock().expect("latency");
+        books.entry(session_id.to_string()).or_default().clone()
     }
 
     /// Adds what a part committed to the session's counts, per topic.
@@ -839,6 +860,12 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<Option<tokio::time::In
                 _ = until => {}
             }
         };
+        if result.is_err() {
+            // What was sent of this part is sent again when it is redone.
+            inner
+                .latency_book(&work.session.facts.session_id)
+                .forget_uncommitted();
+        }
         match result {
             Ok(()) => delay = RETRY_MIN,
             Err(PartError::Redo) => {}

@@ -72,10 +72,13 @@ void usage() {
     of the serialized payload, the fields above), then {"summary": ...}.
   fastdds_peer subscribe --topic NAME=ROS_TYPE[,best_effort][,transient_local] [--topic ...]
       [--depth D] [--duration S] [--idle-exit S] [--expect N] [--ready FILE] [--transport ...]
+      [--count-only] [--rcvbuf BYTES]
     Reliable, volatile, keep last D (default 1000) readers taking payloads raw. One JSON line per
     message on stdout (topic, n, len, sha256 of the serialized payload with its 4-byte header,
     decoded fields of known types), then {"summary": ...}. Ends after S seconds (default 30),
     S seconds after the last message (--idle-exit), or once every topic has N messages (--expect).
+    --count-only: the summary only (no hashing: a reader as fast as Fast DDS itself). --rcvbuf:
+    SO_RCVBUF asked for every socket (any mode; the kernel clamps it to net.core.rmem_max).
   fastdds_peer call SERVICE [--timeout S] [--transport ...]
     Calls std_srvs/srv/Trigger SERVICE (e.g. /rec/start) as rmw_fastrtps does; prints
     {"service", "success", "message"}. Exit 3 when no reply came in time.
@@ -185,7 +188,7 @@ struct Args {
 };
 
 Args parse(int argc, char** argv) {
-    static const std::vector<std::string> flag_names = {"reliable"};
+    static const std::vector<std::string> flag_names = {"reliable", "count-only"};
     Args a;
     if (argc < 2) {
         usage();
@@ -244,10 +247,19 @@ DomainParticipant* open_participant(const Args& a, const std::string& name) {
     std::string enclave = "enclave=/;";
     pq.user_data().data_vec(std::vector<eprosima::fastrtps::rtps::octet>(enclave.begin(), enclave.end()));
     std::string transport = a.get("transport", "default");
+    // SO_RCVBUF asked for (the kernel clamps it to net.core.rmem_max); 0: Fast DDS's default.
+    uint32_t rcvbuf = static_cast<uint32_t>(a.num("rcvbuf", 0));
+    if (rcvbuf > 0) {
+        pq.transport().listen_socket_buffer_size = rcvbuf;
+    }
     if (transport == "udp" || transport == "shm") {
         pq.transport().use_builtin_transports = false;
         if (transport == "udp") {
-            pq.transport().user_transports.push_back(std::make_shared<eprosima::fastdds::rtps::UDPv4TransportDescriptor>());
+            auto udp = std::make_shared<eprosima::fastdds::rtps::UDPv4TransportDescriptor>();
+            if (rcvbuf > 0) {
+                udp->receiveBufferSize = rcvbuf;
+            }
+            pq.transport().user_transports.push_back(udp);
         } else {
             pq.transport().user_transports.push_back(std::make_shared<eprosima::fastdds::rtps::SharedMemTransportDescriptor>());
         }
@@ -542,6 +554,7 @@ std::mutex g_out;
 struct Listener : public DataReaderListener {
     std::string topic;
     std::string ros_type;
+    bool count_only = false;
     std::atomic<uint64_t> received{0};
     std::atomic<int64_t> last_ns{0};
 
@@ -614,6 +627,9 @@ struct Listener : public DataReaderListener {
             }
             uint64_t n = received++;
             last_ns = Clock::now().time_since_epoch().count();
+            if (count_only) {
+                continue;
+            }
             std::string f = fields(s.bytes);
             std::lock_guard<std::mutex> g(g_out);
             std::cout << "{\"topic\":" << json_str(topic) << ",\"n\":" << n << ",\"len\":" << s.bytes.size()
@@ -656,6 +672,7 @@ int subscribe(const Args& a) {
         auto l = std::make_unique<Listener>();
         l->topic = parts[0].substr(0, eq);
         l->ros_type = parts[0].substr(eq + 1);
+        l->count_only = a.flags.count("count-only") > 0;
         TypeSupport type(new RawType(dds_type_name(l->ros_type)));
         type.register_type(p);
         Topic* t = p->create_topic(dds_topic_name(l->topic), type.get_type_name(), TOPIC_QOS_DEFAULT);

@@ -7,6 +7,7 @@
 //! (ros2-client keeps that registration private), so `ros2 node info` does not show them, though
 //! `ros2 topic info` does.
 //!
+//! * [`env`]: the ROS 2 environment: domain and discovery range.
 //! * [`names`]: ROS ↔ DDS topic and type names.
 //! * [`raw`]: the raw-CDR reader and writer adapters.
 //! * [`pubsub`]: subscriptions (one delivery thread each) and publishers.
@@ -17,6 +18,7 @@
 //! thread of the transport's own with a single-threaded tokio runtime, so the transport works the
 //! same from a tokio runtime of any flavour and from plain threads.
 
+pub mod env;
 pub mod graph;
 pub mod names;
 pub mod pubsub;
@@ -30,10 +32,11 @@ use std::sync::{Arc, Mutex, Once};
 use std::thread::{self, JoinHandle};
 
 use ros2_client::qos::{History, QosProfile};
-use ros2_client::{Context, ContextOptions, Node, NodeName, NodeOptions};
+use ros2_client::{Context, Node, NodeName, NodeOptions};
 use rustdds::{DomainParticipant, QosPolicyBuilder, RTPSEntity, TopicKind};
 use tokio::sync::mpsc;
 
+use self::env::RosEnv;
 use self::graph::{GraphState, LocalWriter};
 use self::pubsub::{DdsPublisher, DdsSubscription};
 use self::raw::{CdrBody, CdrLeWriterAdapter, RawCdr, RawCdrAdapter};
@@ -59,6 +62,8 @@ pub struct DdsTransport {
     background: Background,
     services: Mutex<BTreeMap<String, mpsc::Sender<TriggerCall>>>,
     graph: Arc<GraphState>,
+    /// What ended subscriptions delivered, so a new one skips it in RustDDS's topic cache.
+    delivered: pubsub::Delivered,
     participant: DomainParticipant,
     dds_publisher: rustdds::Publisher,
     dds_subscriber: rustdds::Subscriber,
@@ -84,17 +89,6 @@ fn default_ros_distro() {
     });
 }
 
-/// `ROS_DOMAIN_ID`, as every ROS 2 node reads it (0 when unset).
-fn domain_id() -> Result<u16, TransportError> {
-    match std::env::var("ROS_DOMAIN_ID") {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|_| start_error(format!("ROS_DOMAIN_ID={v:?} is not a domain number"))),
-        _ => Ok(0),
-    }
-}
-
 impl DdsTransport {
     /// Joins the DDS domain (`ROS_DOMAIN_ID`) as node `node_name` in `namespace`.
     pub fn new(namespace: &str, node_name: &str) -> Result<Self, TransportError> {
@@ -111,9 +105,16 @@ impl DdsTransport {
                 reason: format!("not a valid node name ({e})"),
             })?;
         let fully_qualified = ros_name.fully_qualified_name();
-        let domain = domain_id()?;
-
-        let context = Context::with_options(ContextOptions::new().domain_id(domain))
+        let env = RosEnv::from_env().map_err(start_error)?;
+        for note in &env.notes {
+            tracing::warn!("{note}");
+        }
+        let domain = env.domain;
+        let context = env
+            .participant()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|p| Context::from_domain_participant(p).map_err(|e| e.to_string()))
             .map_err(|e| start_error(format!("cannot join DDS domain {domain}: {e}")))?;
         let mut node = context
             .new_node(ros_name, NodeOptions::new())
@@ -147,7 +148,7 @@ impl DdsTransport {
         let watched = graph.clone();
         background.spawn(move || graph::watch_ros_discovery(discovery, watched));
 
-        tracing::info!(node = %fully_qualified, domain, "joined the ROS 2 graph (DDS)");
+        tracing::info!(node = %fully_qualified, domain, range = ?env.range, "joined the ROS 2 graph (DDS)");
         Ok(DdsTransport {
             namespace,
             name: node_name.to_string(),
@@ -156,6 +157,7 @@ impl DdsTransport {
             background,
             services: Mutex::new(BTreeMap::new()),
             graph,
+            delivered: Default::default(),
             participant,
             dds_publisher,
             dds_subscriber,
@@ -222,8 +224,9 @@ impl Transport for DdsTransport {
             .dds_subscriber
             .create_simple_datareader_no_key::<RawCdr, RawCdrAdapter>(&dds_topic, Some(policies))
             .map_err(|e| failed(format!("cannot create the DDS reader: {e}")))?;
-        let subscription = DdsSubscription::start(topic.clone(), reader, on_message)
-            .map_err(|e| failed(format!("cannot start its delivery thread: {e}")))?;
+        let subscription =
+            DdsSubscription::start(topic.clone(), reader, on_message, self.delivered.clone())
+                .map_err(|e| failed(format!("cannot start its delivery thread: {e}")))?;
         tracing::debug!(topic, ros_type, ?qos, "subscribed");
         Ok(Box::new(subscription))
     }

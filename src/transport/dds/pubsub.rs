@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
@@ -73,6 +73,13 @@ pub fn reader_qos(qos: Qos) -> QosPolicies {
 pub type RawReader = SimpleDataReader<RawCdr, RawCdrAdapter>;
 pub type RawWriter = DataWriter<CdrBody, CdrLeWriterAdapter>;
 
+/// Per topic, the last sequence number of each writer that an ended subscription delivered.
+/// RustDDS keeps a topic's samples in a cache the participant's readers share, and a new
+/// best-effort reader starts reading it from the beginning: without this, a recording session
+/// that subscribes again would get the previous session's last samples a second time (and count
+/// the time in between as a gap).
+pub type Delivered = Arc<Mutex<HashMap<String, HashMap<rustdds::GUID, i64>>>>;
+
 /// A subscription: its delivery thread owns the DDS reader and deletes it on exit.
 pub struct DdsSubscription {
     topic: String,
@@ -90,6 +97,7 @@ impl DdsSubscription {
         topic: String,
         reader: RawReader,
         on_message: OnMessage,
+        delivered: Delivered,
     ) -> Result<Self, std::io::Error> {
         let stopped = Arc::new(AtomicBool::new(false));
         let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
@@ -101,9 +109,22 @@ impl DdsSubscription {
         let handle = thread::Builder::new()
             .name(format!("dds-sub {topic}"))
             .spawn(move || {
-                deliver(&name, &reader, &on_message, &flag, &gaps, stop_rx);
+                let before = delivered
+                    .lock()
+                    .expect("delivered")
+                    .get(&name)
+                    .cloned()
+                    .unwrap_or_default();
+                let last = deliver(&name, &reader, &on_message, &flag, &gaps, &before, stop_rx);
                 // The reader is deleted (and un-announced) here, before saying we are done.
                 drop(reader);
+                let mut d = delivered.lock().expect("delivered");
+                let topic = d.entry(name).or_default();
+                for (writer, seq) in last {
+                    let s = topic.entry(writer).or_insert(seq);
+                    *s = (*s).max(seq);
+                }
+                drop(d);
                 let _ = done_tx.send(());
             })?;
         Ok(DdsSubscription {
@@ -143,15 +164,19 @@ impl Gaps {
     }
 }
 
+/// Delivers samples until stopped; samples an earlier subscription of the topic delivered
+/// (`before`) are skipped. Returns the last sequence number delivered per writer.
 fn deliver(
     topic: &str,
     reader: &RawReader,
     on_message: &OnMessage,
     stopped: &AtomicBool,
     lost: &AtomicU64,
+    before: &HashMap<rustdds::GUID, i64>,
     mut stop: futures::channel::oneshot::Receiver<()>,
-) {
+) -> HashMap<rustdds::GUID, i64> {
     let mut gaps = Gaps::default();
+    let mut last: HashMap<rustdds::GUID, i64> = HashMap::new();
     let stream = reader.as_async_stream();
     futures::pin_mut!(stream);
     futures::executor::block_on(async {
@@ -161,7 +186,13 @@ fn deliver(
                     if stopped.load(Ordering::Acquire) {
                         break;
                     }
-                    match gaps.seen(change.writer_guid(), i64::from(change.sequence_number)) {
+                    let (writer, seq) = (change.writer_guid(), i64::from(change.sequence_number));
+                    if before.get(&writer).is_some_and(|&s| seq <= s) {
+                        continue;
+                    }
+                    let l = last.entry(writer).or_insert(seq);
+                    *l = (*l).max(seq);
+                    match gaps.seen(writer, seq) {
                         d if d > 0 => {
                             lost.fetch_add(d as u64, Ordering::Relaxed);
                         }
@@ -188,6 +219,7 @@ fn deliver(
         }
     });
     tracing::debug!(topic, "subscription delivery stopped");
+    last
 }
 
 impl Subscription for DdsSubscription {
