@@ -1,6 +1,16 @@
-"""Writes a small rosbag2 MCAP bag with rosbags, for the import tests:
+"""Writes a small bag with rosbags, for the import tests:
 
-    python make_bag.py OUT_DIR
+    python make_bag.py OUT [FORMAT]
+
+FORMAT (default mcap): `mcap` or `sqlite3` (a rosbag2 bag directory OUT holding OUT/NAME.mcap or
+OUT/NAME.db3, NAME being OUT's name); `sqlite3-humble` (a .db3 as Humble writes it: schema version 3, no
+message_definitions table); `mcap-zstd-file` / `sqlite3-zstd-message` (rosbag2's zstd
+compression of the whole file / of each message); `split-mcap` / `split-sqlite3` (one bag directory of two storage files
+bag_0 and bag_1, the /imu messages 0-49 in the first and the rest in the second, the second file's
+connections added in reverse order so its ids differ; metadata.yaml lists both); `ros1`, `ros1-bz2`,
+`ros1-lz4` (a ROS 1 bag file OUT, chunks uncompressed / bz2 / lz4, every message rosbags'
+`cdr_to_ros1` of the ROS 2 one, Header seq set to the message's index; /tf latched; the garbage
+/imu payload is left out, as it is no ROS 1 message either).
 
 Topics: /imu (sensor_msgs/Imu, 100 msgs at 100 Hz, plus one garbage payload), /camera/image_raw
 (sensor_msgs/Image 16x8 rgb8, 3 msgs), /gps (sensor_msgs/NavSatFix, 5 msgs), /tf (tf2_msgs/TFMessage,
@@ -13,12 +23,18 @@ unknown on the even ones). Values are deterministic so the Rust test and python/
 check them field by field. Record time = T0 + i * period. /imu is offered best effort (depth 5)
 and /tf transient local (depth 1), so exports can be checked for the recorded QoS.
 """
+import shutil
+import sqlite3
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
+from ruamel.yaml import YAML
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+from rosbags.rosbag1 import Writer as Writer1
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 T0 = 1_700_000_000_000_000_000
 ts = get_typestore(Stores.ROS2_JAZZY)
@@ -40,8 +56,126 @@ def qos(reliability, durability, depth):
                avoid_ros_namespace_conventions=False)
 
 
-def main(out):
-    with Writer(out, version=8, storage_plugin=StoragePlugin.MCAP) as w:
+class Recorder:
+    """Collects the connections and messages, written out by `emit` in the chosen format."""
+
+    def __init__(self):
+        self.conns, self.msgs = [], []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_connection(self, topic, msgtype, typestore=None, offered_qos_profiles=None):
+        self.conns.append((topic, msgtype, offered_qos_profiles or []))
+        return len(self.conns) - 1
+
+    def write(self, conn, t, data):
+        self.msgs.append((conn, t, bytes(data)))
+
+
+def write_rosbag2(out, rec, plugin, msgs, order, compression=None):
+    w = Writer(out, version=8, storage_plugin=plugin)
+    if compression:
+        w.set_compression(compression, CompressionFormat.ZSTD)
+    with w:
+        handles = {}
+        for k in order:
+            topic, msgtype, qos_ = rec.conns[k]
+            handles[k] = w.add_connection(topic, msgtype, typestore=ts, offered_qos_profiles=qos_)
+        for k, t, data in msgs:
+            w.write(handles[k], t, data)
+
+
+def write_split(out, rec, plugin, ext):
+    out = Path(out)
+    imu = [i for i, (k, _, _) in enumerate(rec.msgs) if rec.conns[k][0] == "/imu"]
+    cut = imu[50]  # /imu 0-49 in the first file
+    parts = [rec.msgs[:cut], rec.msgs[cut:]]
+    orders = [range(len(rec.conns)), reversed(range(len(rec.conns)))]
+    out.mkdir(parents=True)
+    metas = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, (msgs, order) in enumerate(zip(parts, orders)):
+            used = sorted({k for k, _, _ in msgs})
+            part = Path(tmp) / f"bag_{n}"
+            write_rosbag2(part, rec, plugin, msgs, [k for k in order if k in used])
+            shutil.move(part / f"bag_{n}.{ext}", out / f"bag_{n}.{ext}")
+            metas.append(YAML(typ="safe").load((part / "metadata.yaml").read_text())["rosbag2_bagfile_information"])
+    meta = metas[0]
+    counts = {}
+    for m in metas:
+        for t in m["topics_with_message_count"]:
+            name = t["topic_metadata"]["name"]
+            counts.setdefault(name, dict(t, message_count=0))["message_count"] += t["message_count"]
+    meta["topics_with_message_count"] = list(counts.values())
+    meta["relative_file_paths"] = [m["relative_file_paths"][0] for m in metas]
+    meta["files"] = [f for m in metas for f in m["files"]]
+    meta["message_count"] = sum(m["message_count"] for m in metas)
+    start = min(m["starting_time"]["nanoseconds_since_epoch"] for m in metas)
+    end = max(m["starting_time"]["nanoseconds_since_epoch"] + m["duration"]["nanoseconds"] for m in metas)
+    meta["starting_time"]["nanoseconds_since_epoch"], meta["duration"]["nanoseconds"] = start, end - start
+    with (out / "metadata.yaml").open("w") as f:
+        YAML(typ="safe").dump({"rosbag2_bagfile_information": meta}, f)
+
+
+def humble_db3(out):
+    """Makes rosbags' .db3 look like Humble's: schema 3, no message definitions."""
+    (db3,) = Path(out).glob("*.db3")
+    db = sqlite3.connect(db3)
+    db.executescript("DROP TABLE message_definitions; UPDATE schema SET schema_version = 3;")
+    db.commit()
+    db.close()
+
+
+def write_ros1(out, rec, compression):
+    ts1 = get_typestore(Stores.ROS1_NOETIC)
+    ts1.register(get_types_from_msg("geometry_msgs/TransformStamped[] transforms", "tf2_msgs/msg/TFMessage"))
+    w = Writer1(Path(out))
+    if compression:
+        w.set_compression(compression)
+    with w:
+        handles = [w.add_connection(topic, msgtype, typestore=ts1,
+                                    latching=int(any(q.durability == QosDurability.TRANSIENT_LOCAL for q in qos_)))
+                   for topic, msgtype, qos_ in rec.conns]
+        for n, (k, t, data) in enumerate(rec.msgs):
+            msgtype = rec.conns[k][1]
+            try:
+                ros1 = ts.cdr_to_ros1(data, msgtype)
+            except Exception:  # noqa: BLE001 - the garbage payload: not a message in ROS 1 either
+                continue
+            if ts.fielddefs[msgtype][1] and ts.fielddefs[msgtype][1][0][0] == "header":
+                ros1 = (n + 1).to_bytes(4, "little") + ros1[4:]  # Header.seq: ROS 1 only
+            w.write(handles[k], t, ros1)
+
+
+def emit(out, rec, fmt):
+    everything = range(len(rec.conns))
+    if fmt == "mcap":
+        write_rosbag2(out, rec, StoragePlugin.MCAP, rec.msgs, everything)
+    elif fmt in ("sqlite3", "sqlite3-humble"):
+        write_rosbag2(out, rec, StoragePlugin.SQLITE3, rec.msgs, everything)
+        if fmt == "sqlite3-humble":
+            humble_db3(out)
+    elif fmt == "mcap-zstd-file":
+        write_rosbag2(out, rec, StoragePlugin.MCAP, rec.msgs, everything, CompressionMode.FILE)
+    elif fmt == "sqlite3-zstd-message":
+        write_rosbag2(out, rec, StoragePlugin.SQLITE3, rec.msgs, everything, CompressionMode.MESSAGE)
+    elif fmt == "split-mcap":
+        write_split(out, rec, StoragePlugin.MCAP, "mcap")
+    elif fmt == "split-sqlite3":
+        write_split(out, rec, StoragePlugin.SQLITE3, "db3")
+    elif fmt in ("ros1", "ros1-bz2", "ros1-lz4"):
+        write_ros1(out, rec, {"ros1": None, "ros1-bz2": Writer1.CompressionFormat.BZ2,
+                              "ros1-lz4": Writer1.CompressionFormat.LZ4}[fmt])
+    else:
+        sys.exit(f"unknown format {fmt}")
+
+
+def fill(rec):
+    with rec as w:
         imu = w.add_connection("/imu", "sensor_msgs/msg/Imu", typestore=ts,
                                offered_qos_profiles=[qos(QosReliability.BEST_EFFORT, QosDurability.VOLATILE, 5)])
         cam = w.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=ts)
@@ -120,5 +254,13 @@ def main(out):
             w.write(hum, t, ts.serialize_cdr(m, "sensor_msgs/msg/RelativeHumidity"))
 
 
+
+
+def main(out, fmt="mcap"):
+    rec = Recorder()
+    fill(rec)
+    emit(out, rec, fmt)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

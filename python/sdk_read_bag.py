@@ -1,7 +1,11 @@
 """Reads a sequence imported by `mosaico-bridge import BAG` with the official SDK (PyPI `mosaicolabs`
 0.7) and checks it against the bag itself, message by message and field by field:
 
-    python sdk_read_bag.py HOST PORT SEQUENCE BAG      # BAG: the rosbag2 .mcap file (or its directory)
+    python sdk_read_bag.py HOST PORT SEQUENCE BAG
+
+BAG: a rosbag2 bag directory (split bags included), its .mcap file, or a ROS 1 .bag file. A ROS 1
+bag's messages are compared as rosbags converts them to ROS 2 (`ros1_to_cdr` with the ROS 2 types,
+as `rosbags.convert` does): that CDR is what the rows must hold.
 
 For every topic of the bag:
 * the sequence has the topic, its metadata names the bag's ROS type (`_ros_.msgtype`);
@@ -24,6 +28,9 @@ import math
 import sys
 
 import numpy as np
+from pathlib import Path
+
+from rosbags.rosbag1 import Reader as Reader1
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
@@ -266,10 +273,16 @@ def bag_messages(path):
     """{topic: (ros type, [(log time, payload, deserialized message)])}, invalid payloads left out."""
     ts = get_typestore(Stores.ROS2_JAZZY)
     topics = {}
-    with Reader(path) as reader:
+    path = Path(path)
+    ros1 = path.is_file() and path.read_bytes()[:13] == b"#ROSBAG V2.0\n"
+    if path.suffix == ".db3":
+        path = path.parent  # rosbags reads .db3 through its bag directory
+    with (Reader1 if ros1 else Reader)(path) as reader:
         for conn in reader.connections:
             topics.setdefault(conn.topic, (conn.msgtype, []))
         for conn, t, raw in reader.messages():
+            if ros1:
+                raw = ts.ros1_to_cdr(raw, conn.msgtype)
             try:
                 msg = ts.deserialize_cdr(raw, conn.msgtype)
             except Exception:  # noqa: BLE001  (a malformed payload: the import skips it too)

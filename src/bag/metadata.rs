@@ -89,7 +89,39 @@ struct Document {
     rosbag2_bagfile_information: BagMetadata,
 }
 
+#[derive(Debug, Deserialize)]
+struct ReadDocument {
+    rosbag2_bagfile_information: BagFiles,
+}
+
+/// What a reader needs of any version's `metadata.yaml` (topic entries differ between versions,
+/// and the storage files say the rest).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct BagFiles {
+    pub version: u32,
+    pub storage_identifier: String,
+    pub message_count: u64,
+    pub relative_file_paths: Vec<String>,
+    /// `zstd` or empty.
+    pub compression_format: String,
+    /// `file`, `message` or empty (rosbag2 writes `""` or `NONE` for none).
+    pub compression_mode: String,
+}
+
 impl BagMetadata {
+    /// Reads the storage files of `dir/metadata.yaml` (any version rosbag2 writes).
+    pub fn read_files(dir: &Path) -> Result<BagFiles, BagError> {
+        let path = dir.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path).map_err(BagError::io(&path))?;
+        let doc: ReadDocument =
+            serde_yaml_ng::from_str(&text).map_err(|source| BagError::Metadata {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(doc.rosbag2_bagfile_information)
+    }
+
     /// Recomputes the bag-wide totals from `files` and `topics_with_message_count`.
     pub fn total(&mut self) {
         self.relative_file_paths = self.files.iter().map(|f| f.path.clone()).collect();

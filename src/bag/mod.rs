@@ -8,10 +8,14 @@
 //! * [`reader`]: reads a segment front to back, following it while it grows, and stops cleanly at
 //!   the last complete record of a cut file.
 //! * [`metadata`]: `metadata.yaml`; [`qos`]: `offered_qos_profiles`.
+//! * [`sqlite`]: rosbag2's sqlite3 storage (`.db3`), and [`ros1`]: ROS 1 bags (`.bag`, messages
+//!   transcoded to CDR), read for `import`.
 
 pub mod metadata;
 pub mod qos;
 pub mod reader;
+pub mod ros1;
+pub mod sqlite;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -40,6 +44,12 @@ pub enum BagError {
         path: PathBuf,
         #[source]
         source: serde_yaml_ng::Error,
+    },
+    #[error("{path}: not a readable rosbag2 sqlite3 (.db3) file: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
     },
     #[error("{path}: {reason}")]
     Invalid { path: PathBuf, reason: String },

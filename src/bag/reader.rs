@@ -77,6 +77,22 @@ pub enum End {
     },
 }
 
+impl End {
+    /// Where and why the file was cut, `None` when it is complete.
+    pub fn cut(&self) -> Option<String> {
+        match self {
+            End::Complete => None,
+            End::Cut {
+                readable_bytes,
+                file_bytes,
+                reason,
+            } => Some(format!(
+                "cut at about byte {readable_bytes} of {file_bytes}: {reason}"
+            )),
+        }
+    }
+}
+
 /// Reads the messages of one segment in file order.
 pub struct SegmentReader {
     path: PathBuf,

@@ -1,4 +1,5 @@
-//! `import`: a rosbag2 MCAP bag into one sequence, with a progress bar and a per-topic summary.
+//! `import`: a bag (rosbag2 directory, .mcap, .db3, ROS 1 .bag) into one sequence, with a progress
+//! bar and a per-topic summary; `import --watch DIR`: each finished bag dropped into DIR, once.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use mosaico_bridge::import::watch::{self, WatchEvent, WatchOptions};
 use mosaico_bridge::import::{bag_info, import, ImportOptions};
 use mosaico_bridge::ros::adapters::{AdapterOptions, ImageCompression};
 use mosaico_bridge::{OnError, SerializationFormat};
@@ -23,11 +25,35 @@ pub enum ImageArg {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// The rosbag2 bag (`.mcap`).
+    /// The bag: a rosbag2 bag directory (split bags become one sequence), a rosbag2 `.mcap` or
+    /// sqlite3 `.db3` file, or a ROS 1 `.bag` file. With --watch: the folder to watch.
     pub bag: PathBuf,
     /// Name of the sequence to create.
+    #[arg(long, required_unless_present = "watch", conflicts_with = "watch")]
+    pub sequence: Option<String>,
+    /// Watch the folder BAG: import each finished bag dropped into it once, as a sequence named
+    /// after the bag (state and quarantine in BAG/.mosaico-import/). Runs until SIGINT/SIGTERM.
     #[arg(long)]
-    pub sequence: String,
+    pub watch: bool,
+    /// --watch: prefix of the sequence names.
+    #[arg(long, default_value = "", requires = "watch")]
+    pub prefix: String,
+    /// --watch: seconds a bag must stay unchanged to count as finished.
+    #[arg(
+        long,
+        default_value_t = 5.0,
+        requires = "watch",
+        value_name = "SECONDS"
+    )]
+    pub settle: f64,
+    /// --watch: seconds between scans of the folder.
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        requires = "watch",
+        value_name = "SECONDS"
+    )]
+    pub poll: f64,
     /// Regexes of the topics to import (whole names); default: all.
     #[arg(long, num_args = 1.., value_name = "PATTERN")]
     pub topics: Vec<String>,
@@ -37,9 +63,10 @@ pub struct ImportArgs {
     /// Sequence metadata: a JSON object, or a file holding one.
     #[arg(long, value_name = "JSON|FILE")]
     pub metadata: Option<String>,
-    /// On failure: delete the partial sequence, or keep what arrived and report the error.
-    #[arg(long, default_value = "report", value_parser = ["delete", "report"])]
-    pub on_error: String,
+    /// On failure: delete the partial sequence, or keep what arrived and report the error
+    /// (default: report; with --watch: delete, so a bag tried again finds no partial sequence).
+    #[arg(long, value_parser = ["delete", "report"])]
+    pub on_error: Option<String>,
     /// Compression of sensor_msgs/Image topics (in the worker pool).
     #[arg(long, value_enum, default_value = "none")]
     pub images: ImageArg,
@@ -71,26 +98,17 @@ fn metadata(arg: &Option<String>) -> Result<Value> {
     Ok(v)
 }
 
-pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
-    let meta = metadata(&args.metadata)?;
-    let info = bag_info(&args.bag)?;
-    let client = conn.connect().await?;
-    let bar = match info.messages {
-        Some(n) => ProgressBar::new(n).with_style(
-            ProgressStyle::with_template("{spinner} importing [{bar:30}] {human_pos}/{human_len} msgs ({per_sec}, eta {eta})")
-                .expect("static template")
-                .progress_chars("=> "),
-        ),
-        None => ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} importing {human_pos} msgs ({per_sec})").expect("static template")),
-    };
-    let opts = ImportOptions {
+fn options(args: &ImportArgs) -> Result<ImportOptions> {
+    Ok(ImportOptions {
         bag: args.bag.clone(),
-        sequence: args.sequence.clone(),
-        topics: args.topics,
-        exclude: args.exclude,
-        metadata: meta,
+        sequence: args.sequence.clone().unwrap_or_default(),
+        topics: args.topics.clone(),
+        exclude: args.exclude.clone(),
+        metadata: metadata(&args.metadata)?,
         on_error: args
             .on_error
+            .as_deref()
+            .unwrap_or(if args.watch { "delete" } else { "report" })
             .parse::<OnError>()
             .map_err(anyhow::Error::msg)?,
         adapters: AdapterOptions {
@@ -103,6 +121,27 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
             },
             image_format: args.image_format,
         },
+    })
+}
+
+pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
+    if args.watch {
+        return run_watch(conn, &args).await;
+    }
+    let opts = options(&args)?;
+    let sequence = opts.sequence.clone();
+    let info = bag_info(&args.bag)?;
+    for n in &info.notes {
+        eprintln!("note: {n}");
+    }
+    let client = conn.connect().await?;
+    let bar = match info.messages {
+        Some(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template("{spinner} importing [{bar:30}] {human_pos}/{human_len} msgs ({per_sec}, eta {eta})")
+                .expect("static template")
+                .progress_chars("=> "),
+        ),
+        None => ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} importing {human_pos} msgs ({per_sec})").expect("static template")),
     };
     let b = bar.clone();
     let started = std::time::Instant::now();
@@ -111,8 +150,8 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
         _ = tokio::signal::ctrl_c() => bail!("interrupted: the sequence's error policy was applied"),
     };
     bar.finish_and_clear();
-    let report = report
-        .with_context(|| format!("importing {} into `{}`", args.bag.display(), args.sequence))?;
+    let report =
+        report.with_context(|| format!("importing {} into `{sequence}`", args.bag.display()))?;
     let took = started.elapsed().as_secs_f64();
     if args.json {
         print_json(&report)?;
@@ -165,6 +204,10 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
     for t in &report.filtered_out {
         eprintln!("  {t}: left out by --topics/--exclude");
     }
+    // Notes found while reading (a cut file); those of opening were printed before.
+    for n in report.notes.iter().filter(|n| !info.notes.contains(n)) {
+        eprintln!("note: {n}");
+    }
     let (msgs, bytes): (u64, u64) = report
         .topics
         .iter()
@@ -179,5 +222,64 @@ pub async fn run(conn: &ConnArgs, args: ImportArgs) -> Result<ExitCode> {
         msgs as f64 / took,
         human_bytes((bytes as f64 / took) as u64)
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_watch(conn: &ConnArgs, args: &ImportArgs) -> Result<ExitCode> {
+    let opts = WatchOptions {
+        dir: args.bag.clone(),
+        settle: std::time::Duration::from_secs_f64(args.settle.max(0.0)),
+        poll: std::time::Duration::from_secs_f64(args.poll.max(0.05)),
+        prefix: args.prefix.clone(),
+        import: options(args)?,
+    };
+    let client = conn.connect().await?;
+    eprintln!(
+        "watching {} for finished bags (settle {} s; state in {}/{})",
+        args.bag.display(),
+        args.settle,
+        args.bag.display(),
+        watch::STATE_DIR
+    );
+    // Installed now, not on first poll: a signal during the first import must not kill the process.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let stop = async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    };
+    watch::watch(
+        &client,
+        opts,
+        |e| match e {
+            WatchEvent::Importing { bag, sequence } => {
+                eprintln!("importing {bag} into `{sequence}` ...")
+            }
+            WatchEvent::Imported { bag, report } => {
+                let msgs: u64 = report.topics.iter().map(|t| t.received).sum();
+                eprintln!(
+                    "imported {bag} into `{}`: {} topic(s), {msgs} messages",
+                    report.sequence,
+                    report.topics.len()
+                );
+                for n in &report.notes {
+                    eprintln!("  note: {n}");
+                }
+            }
+            WatchEvent::Quarantined { bag, reason } => {
+                eprintln!(
+                    "failed {bag}: {reason}; moved to {}/quarantine/",
+                    watch::STATE_DIR
+                )
+            }
+            WatchEvent::Retry { bag, reason } => eprintln!("{bag}: {reason}; tried again later"),
+        },
+        stop,
+    )
+    .await?;
+    eprintln!("stopped watching {}", args.bag.display());
     Ok(ExitCode::SUCCESS)
 }

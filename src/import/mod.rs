@@ -1,6 +1,11 @@
-//! rosbag2 MCAP bags → one Mosaico sequence, through the upload engine the recorder's spool uses
-//! ([`crate::upload::engine`]): memory stays bounded whatever the bag's size, and a cut bag imports
-//! up to its last complete record. `timestamp_ns` is each message's record (log) time.
+//! Bags → one Mosaico sequence, through the upload engine the recorder's spool uses
+//! ([`crate::upload::engine`]): rosbag2 MCAP and sqlite3 files, rosbag2 bag directories (split
+//! bags as one sequence) and ROS 1 bags ([`source`]). Memory stays bounded whatever the bag's
+//! size, and a cut bag imports up to its last complete record. `timestamp_ns` is each message's
+//! record (log) time. [`watch`]: each finished bag dropped into a folder, once.
+
+pub mod source;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,13 +15,12 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::bag::reader::Sealed;
-use crate::bag::SegmentReader;
 use crate::error::{Error, Result};
 use crate::handlers::{MosaicoClient, OnError, SequenceSummary, SequenceWriter};
 use crate::ros::adapters::AdapterOptions;
 use crate::upload::engine::{self, Abort, Selection, Target};
 use crate::upload::pipe::TopicReport;
+pub use source::{plan, BagPlan, Format, ACCEPTED};
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -36,6 +40,8 @@ pub struct ImportReport {
     pub topics: Vec<TopicReport>,
     /// Topics of the bag left out by `--topics` / `--exclude`.
     pub filtered_out: Vec<String>,
+    /// What was noticed reading the bag (files taken in name order, definitions missing, a cut).
+    pub notes: Vec<String>,
     pub summary: SequenceSummary,
 }
 
@@ -43,28 +49,17 @@ pub struct ImportReport {
 #[derive(Debug, Clone, Default)]
 pub struct BagInfo {
     pub messages: Option<u64>,
+    /// What was noticed opening the bag.
+    pub notes: Vec<String>,
 }
 
-fn map_bag(path: &Path) -> Result<memmap2::Mmap> {
-    let f = std::fs::File::open(path)
-        .map_err(|e| Error::Config(format!("cannot open bag {}: {e}", path.display())))?;
-    // SAFETY: the map is read-only and the bag is not expected to change while it is imported.
-    unsafe { memmap2::Mmap::map(&f) }
-        .map_err(|e| Error::Config(format!("cannot map bag {}: {e}", path.display())))
-}
-
-fn bad_bag(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Config(format!(
-        "{} is not a readable MCAP bag: {e}",
-        path.display()
-    ))
-}
-
+/// Opens the bag (file or directory) and checks every storage file, without reading messages.
 pub fn bag_info(path: &Path) -> Result<BagInfo> {
-    let map = map_bag(path)?;
-    let summary = mcap::read::Summary::read(&map).map_err(|e| bad_bag(path, e))?;
+    let mut plan = source::plan(path)?;
+    plan.check()?;
     Ok(BagInfo {
-        messages: summary.and_then(|s| s.stats).map(|s| s.message_count),
+        messages: plan.count_messages()?,
+        notes: plan.notes,
     })
 }
 
@@ -76,8 +71,13 @@ pub async fn import(
 ) -> Result<ImportReport> {
     let selection = Selection::patterns(&opts.topics, &opts.exclude, "--topics/--exclude")?;
     // Refuse a file that is not a bag before anything is created on the server.
-    let source = SegmentReader::open(&opts.bag, Box::new(Sealed))?;
-    bag_info(&opts.bag)?;
+    let mut plan = source::plan(&opts.bag)?;
+    plan.check()?;
+    for n in &plan.notes {
+        info!(bag = %opts.bag.display(), "{n}");
+    }
+    let source = source::BagSource::new(&plan);
+    let mut notes = plan.notes;
     let writer = Arc::new(
         client
             .sequence_create(&opts.sequence, opts.metadata.clone(), opts.on_error)
@@ -109,6 +109,9 @@ pub async fn import(
     let mut topics = report.topics;
     if let Some(cut) = &report.cut {
         warn!(bag = %opts.bag.display(), "the bag is cut ({cut}): imported what precedes the cut");
+        notes.push(format!(
+            "the bag is cut ({cut}): imported what precedes the cut"
+        ));
     }
     let failed: Vec<String> = topics
         .iter()
@@ -151,6 +154,7 @@ pub async fn import(
         sequence: opts.sequence,
         topics,
         filtered_out: report.filtered_out,
+        notes,
         summary,
     })
 }

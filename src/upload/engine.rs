@@ -167,16 +167,7 @@ pub trait Source:
 
 impl Source for SegmentReader {
     fn cut(&self) -> Option<String> {
-        match self.end() {
-            Some(End::Cut {
-                readable_bytes,
-                file_bytes,
-                reason,
-            }) => Some(format!(
-                "cut at about byte {readable_bytes} of {file_bytes}: {reason}"
-            )),
-            _ => None,
-        }
+        self.end().and_then(End::cut)
     }
 }
 
