@@ -192,9 +192,6 @@ pub fn main() -> ExitCode {
         Command::Play(_) => "warn,mosaico_bridge=info",
         _ => "warn",
     });
-    if matches!(cli.command, Command::Record(_)) {
-        record::tune_malloc();
-    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

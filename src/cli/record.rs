@@ -99,24 +99,6 @@ pub fn parse_ros_args(args: &[String]) -> Result<RosArgs> {
     Ok(out)
 }
 
-/// glibc's malloc for a process that moves multi-MB frames: above 1 MiB an allocation is its own
-/// mapping, returned to the system when freed (the default threshold grows up to 32 MiB as big
-/// blocks are freed, and then frames stay in the heap, which seldom shrinks), and few arenas.
-/// Measured at the live load (heaptrack): the heap peaked at 451 MB with RSS well above it.
-/// glibc's own `MALLOC_MMAP_THRESHOLD_` / `MALLOC_ARENA_MAX`, when set, are left to rule.
-pub fn tune_malloc() {
-    let own = |v: &str| std::env::var_os(v).is_some();
-    if own("MALLOC_MMAP_THRESHOLD_") || own("MALLOC_ARENA_MAX") {
-        return;
-    }
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets glibc allocator parameters; called before the runtime's threads.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-        libc::mallopt(libc::M_ARENA_MAX, 4);
-    }
-}
-
 pub async fn run(conn: &ConnArgs, a: RecordArgs) -> Result<ExitCode> {
     let ros = parse_ros_args(&a.ros_args)?;
     let file = a.config.clone().or(ros.params_file.clone());
