@@ -488,18 +488,7 @@ fn what_play_publishes_reaches_a_fastdds_subscriber_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let (bag, name) = imported_bag(dir.path(), &h.address());
     // The oracle: the bag as rosbags reads it, every message's serialized bytes hashed.
-    let out = Command::new(python())
-        .arg(script("read_bag.py"))
-        .arg(&bag)
-        .arg("--hashes")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let expected: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = rosbags_read(&bag, true);
 
     // One Fast DDS reader per bag topic, with QoS that matches what the player offers (the
     // recorded publishers' QoS: rosbags' 2 = best effort, 1 = transient local).

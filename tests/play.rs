@@ -409,17 +409,7 @@ fn a_sequence_the_official_sdk_wrote_plays_as_typed_ros_messages() {
     summary(sub);
 
     // rosbags reads what the Cyclone subscriber received.
-    let read = Command::new(python())
-        .arg(script("read_bag.py"))
-        .arg(&saved)
-        .output()
-        .unwrap();
-    assert!(
-        read.status.success(),
-        "{}",
-        String::from_utf8_lossy(&read.stderr)
-    );
-    let read: Value = serde_json::from_slice(&read.stdout).unwrap();
+    let read = rosbags_read(&saved, false);
     let want: Vec<f64> = (0..200).map(|i| i as f64 * 0.5).collect();
     assert_eq!(
         read["topics"]["/imu"]["x"],

@@ -511,17 +511,7 @@ fn record_exits_3_while_what_it_received_waits_in_the_spool() {
         .filter(|p| p.join("metadata.yaml").exists())
         .collect();
     assert_eq!(sessions.len(), 1, "one session in the spool: {sessions:?}");
-    let out = Command::new(python())
-        .arg(script("read_bag.py"))
-        .arg(&sessions[0])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rosbags could not read the spool: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bag: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bag = rosbags_read(&sessions[0], false);
     assert_eq!(bag["topics"]["/imu"]["count"], published, "{bag}");
 }
 

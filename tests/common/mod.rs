@@ -278,6 +278,23 @@ pub fn script(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// A bag directory as rosbags reads it (`python/read_bag.py`, with `--hashes` when asked).
+pub fn rosbags_read(bag: &std::path::Path, hashes: bool) -> serde_json::Value {
+    let mut cmd = std::process::Command::new(python());
+    cmd.arg(script("read_bag.py")).arg(bag);
+    if hashes {
+        cmd.arg("--hashes");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "rosbags could not read {}: {}",
+        bag.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `mosaico-bridge --server SERVER ARGS...`, run to its end.
 pub fn bridge(server: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
