@@ -13,7 +13,7 @@ use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
-use arrow_flight::Ticket;
+use arrow_flight::{FlightData, Ticket};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 
@@ -86,6 +86,44 @@ pub fn window(batch: RecordBatch, range: TimeRange) -> Result<RecordBatch> {
     Ok(filter_record_batch(&batch, &mask)?)
 }
 
+/// Refuses a DoGet message whose IPC header places a buffer outside the message body: arrow-ipc
+/// (60) slices such a buffer without checking and panics, so a malformed reply would bring the
+/// client down instead of failing the read. Headers that do not parse are left to the decoder,
+/// which reports them.
+fn check_buffers(fd: FlightData) -> std::result::Result<FlightData, FlightError> {
+    use arrow::ipc::MessageHeader;
+    let Ok(message) = arrow::ipc::root_as_message(&fd.data_header) else {
+        return Ok(fd);
+    };
+    let batch = match message.header_type() {
+        MessageHeader::RecordBatch => message.header_as_record_batch(),
+        MessageHeader::DictionaryBatch => {
+            message.header_as_dictionary_batch().and_then(|d| d.data())
+        }
+        _ => None,
+    };
+    let body = fd.data_body.len() as u64;
+    for (i, b) in batch
+        .and_then(|b| b.buffers())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let end = u64::try_from(b.offset())
+            .ok()
+            .zip(u64::try_from(b.length()).ok())
+            .and_then(|(o, l)| o.checked_add(l));
+        if end.is_none_or(|e| e > body) {
+            return Err(FlightError::ProtocolError(format!(
+                "DoGet message: buffer {i} (offset {}, length {}) lies outside the {body}-byte body",
+                b.offset(),
+                b.length()
+            )));
+        }
+    }
+    Ok(fd)
+}
+
 /// A topic's batches, in `timestamp_ns` order as the server sends them.
 pub struct TopicStream {
     pub locator: String,
@@ -106,18 +144,33 @@ impl TopicStream {
         tickets: Vec<Ticket>,
         client_window: Option<TimeRange>,
     ) -> Result<Self> {
-        let loc = locator.to_string();
         let mut streams = Vec::new();
         for t in tickets {
             let resp = client
                 .do_get(t)
                 .await
-                .map_err(|s| Error::from_status(&s, "do_get", &loc))?;
-            let flight = resp
-                .into_inner()
-                .map_err(|s| FlightError::Tonic(Box::new(s)));
+                .map_err(|s| Error::from_status(&s, "do_get", locator))?;
+            streams.push(
+                resp.into_inner()
+                    .map_err(|s| FlightError::Tonic(Box::new(s)))
+                    .boxed(),
+            );
+        }
+        Ok(Self::from_flight_data(locator, streams, client_window))
+    }
+
+    /// The batches of DoGet replies (one FlightData stream per ticket, in order): decoded, views
+    /// made plain, the client-side window applied, empty batches left out.
+    pub fn from_flight_data(
+        locator: &str,
+        flights: Vec<BoxStream<'static, std::result::Result<FlightData, FlightError>>>,
+        client_window: Option<TimeRange>,
+    ) -> Self {
+        let loc = locator.to_string();
+        let streams = flights.into_iter().map(move |flight| {
             let l = loc.clone();
-            let batches = FlightRecordBatchStream::new_from_flight_data(flight).map(move |r| {
+            let flight = flight.and_then(|fd| futures::future::ready(check_buffers(fd)));
+            FlightRecordBatchStream::new_from_flight_data(flight).map(move |r| {
                 let b = r.map_err(|e| match e {
                     FlightError::Tonic(s) => Error::from_status(&s, "do_get", &l),
                     FlightError::Arrow(a) => Error::Arrow(a),
@@ -128,17 +181,16 @@ impl TopicStream {
                     Some(w) => window(b, w),
                     None => Ok(b),
                 }
-            });
-            streams.push(batches);
-        }
-        let inner = futures::stream::iter(streams)
+            })
+        });
+        let inner = futures::stream::iter(streams.collect::<Vec<_>>())
             .flatten()
             .try_filter(|b| futures::future::ready(b.num_rows() > 0))
             .boxed();
-        Ok(TopicStream {
-            locator: loc,
+        TopicStream {
+            locator: locator.to_string(),
             inner,
-        })
+        }
     }
 }
 
