@@ -19,8 +19,11 @@ use crate::ros::adapters::{adapter_or_raw, adapter_with, raw_adapter, AdapterOpt
 use crate::ros::msgs::{decode_to_json, reencode, TYPE_NAMES};
 use crate::{Generation, SerializationFormat};
 
+/// A fuzz entry point: any bytes, no panic.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/` call it.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("cdr", cdr),
     ("mcap", mcap),
     ("config", config),
@@ -209,8 +212,8 @@ pub fn mcap(data: &[u8]) {
 }
 
 /// Configuration parsing: `data` as the text of a record configuration (ROS parameter YAML or a
-/// plain mapping) and, line by line, as play parameters (`--rate`, `--remap`, the regexes, a QoS
-/// overrides file). A configuration that loads must print (`--print-config`) as one that loads
+/// plain mapping) and, line by line, as play parameters (`--rate`, `--clock`, `--remap`, the
+/// regexes, a QoS overrides file). A configuration that loads must print (`--print-config`) as one that loads
 /// back equal, and accept an empty set of command-line overrides.
 pub fn config(data: &[u8]) {
     use crate::config::{Overrides, RecordConfig, SequenceTemplate};
@@ -232,7 +235,7 @@ pub fn config(data: &[u8]) {
         if !name.is_empty() {
             let _ = crate::names::sequence_name(&name);
         }
-        for (_, o) in &cfg.overrides {
+        for o in cfg.overrides.values() {
             let _ = cfg.override_for(&o.topic);
         }
     }
@@ -241,6 +244,9 @@ pub fn config(data: &[u8]) {
     let _ = crate::play::options::parse_remaps(&lines);
     for l in lines.iter().take(16) {
         let _ = l.parse::<crate::play::timeline::Rate>();
+        if let Ok(hz) = l.trim().parse::<f64>() {
+            let _ = crate::play::player::clock_period(hz);
+        }
         if let Ok(re) = crate::play::Selection::pattern("--regex", l) {
             let _ = re.is_match(text);
         }

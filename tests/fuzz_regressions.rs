@@ -64,3 +64,30 @@ fn corpus_replays_clean() {
         failed.len()
     );
 }
+
+/// `play --clock HZ`: a rate whose period `Duration` cannot hold (or that rounds to 0 ns) is a
+/// usage error, not a panic when the player starts (found by reading the config target's path).
+/// Oracle: `Duration`'s own range.
+#[test]
+fn clock_rates_outside_duration_are_refused() {
+    use mosaico_bridge::play::player::clock_period;
+    for hz in [
+        0.0,
+        -1.0,
+        1e-300,
+        f64::MIN_POSITIVE,
+        1e300,
+        f64::NAN,
+        f64::INFINITY,
+    ] {
+        assert!(clock_period(hz).is_err(), "{hz}");
+    }
+    assert_eq!(
+        clock_period(40.0).unwrap(),
+        std::time::Duration::from_millis(25)
+    );
+    assert_eq!(
+        clock_period(1e9).unwrap(),
+        std::time::Duration::from_nanos(1)
+    );
+}
