@@ -84,6 +84,19 @@ fn as_views(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
     )?)
 }
 
+/// The FlightInfo of a sequence or topic, asked as the client of `gen` asks.
+async fn flight_info(
+    ctrl: &ControlPlane,
+    gen: Generation,
+    locator: &str,
+) -> anyhow::Result<arrow_flight::FlightInfo> {
+    let desc = match gen {
+        Generation::Current => locator_descriptor(locator, TimeRange::default()),
+        Generation::Legacy => arrow_flight::FlightDescriptor::new_path(vec![locator.into()]),
+    };
+    Ok(ctrl.flight_info(desc, locator).await?)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let out = PathBuf::from(std::env::args().nth(1).expect("usage: fuzz_seeds OUT_DIR"));
@@ -104,28 +117,35 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    // mcap: one bag with every fixture on its own topic, whole and cut in the middle.
+    // mcap: small bags of a few fixtures each (one topic per fixture, two messages, chunks closed
+    // as the recorder closes them), whole and cut in the middle.
     let tmp = tempfile::tempdir()?;
-    let bag = tmp.path().join("seed.mcap");
-    let mut w = SegmentWriter::create(&bag, &BTreeMap::from([("part".into(), "0".into())]))?;
-    for (n, (ty, stem, cdr)) in fx.iter().enumerate() {
-        let def = mosaico_bridge::ros::msgs::definition(ty).unwrap_or("");
-        let ch = w.channel(
-            &format!("/{stem}"),
-            ty,
-            def,
-            &[mosaico_bridge::transport::Qos::DEFAULT],
-        )?;
-        w.write(ch, 1_000 + n as u64, cdr)?;
-        w.write(ch, 2_000 + n as u64, cdr)?;
-        if n % 8 == 7 {
-            w.flush().map_err(|(e, _)| e)?;
+    for (b, group) in fx.chunks(6).enumerate() {
+        let bag = tmp.path().join(format!("seed-{b}.mcap"));
+        let mut w = SegmentWriter::create(&bag, &BTreeMap::from([("part".into(), "0".into())]))?;
+        for (n, (ty, stem, cdr)) in group.iter().enumerate() {
+            let def = mosaico_bridge::ros::msgs::definition(ty).unwrap_or("");
+            let qos = [mosaico_bridge::transport::Qos::DEFAULT];
+            let ch = w.channel(&format!("/{stem}"), ty, def, &qos)?;
+            w.write(ch, 1_000 + n as u64, cdr)?;
+            w.write(ch, 2_000 + n as u64, cdr)?;
+            if n % 3 == 2 {
+                w.flush().map_err(|(e, _)| e)?;
+            }
         }
+        w.finish().map_err(|(e, _)| e)?;
+        let whole = std::fs::read(&bag)?;
+        if whole.len() > 64 << 10 {
+            continue;
+        }
+        put(&out, "mcap", &format!("fixtures-{b}.mcap"), &whole)?;
+        put(
+            &out,
+            "mcap",
+            &format!("fixtures-{b}-cut.mcap"),
+            &whole[..whole.len() / 2],
+        )?;
     }
-    w.finish().map_err(|(e, _)| e)?;
-    let whole = std::fs::read(&bag)?;
-    put(&out, "mcap", "fixtures.mcap", &whole)?;
-    put(&out, "mcap", "fixtures-cut.mcap", &whole[..whole.len() / 2])?;
 
     // The test server of each generation: a sequence of the typed fixtures, then what it answers.
     for gen in [Generation::Current, Generation::Legacy] {
@@ -174,62 +194,26 @@ async fn main() -> anyhow::Result<()> {
         let ctrl = &ControlPlane::new(&channel, Limits::default(), RetryPolicy::default());
         // FlightInfo of the sequence and of each topic.
         let gname = format!("{gen}").to_lowercase();
-        let seq_info = match gen {
-            Generation::Current => {
-                ctrl.flight_info(locator_descriptor("seeds", TimeRange::default()), "seeds")
-                    .await?
-            }
-            Generation::Legacy => {
-                ctrl.flight_info(
-                    arrow_flight::FlightDescriptor::new_path(vec!["seeds".into()]),
-                    "seeds",
-                )
-                .await?
-            }
-        };
-        let mut d = vec![1u8];
-        d.extend(seq_info.encode_to_vec());
-        put(
-            &out,
-            "server_reply",
-            &format!("{gname}-sequence-flightinfo"),
-            &d,
-        )?;
-        for (_, topic) in topics.iter().take(6) {
-            let loc = format!("seeds{topic}");
-            let info = match gen {
-                Generation::Current => {
-                    ctrl.flight_info(locator_descriptor(&loc, TimeRange::default()), &loc)
-                        .await?
-                }
-                Generation::Legacy => {
-                    ctrl.flight_info(
-                        arrow_flight::FlightDescriptor::new_path(vec![loc.clone()]),
-                        &loc,
-                    )
-                    .await?
-                }
-            };
+        let named = topics
+            .iter()
+            .take(6)
+            .map(|(_, t)| (format!("topic-flightinfo-{}", &t[1..]), format!("seeds{t}")));
+        for (name, loc) in
+            std::iter::once(("sequence-flightinfo".into(), "seeds".into())).chain(named)
+        {
             let mut d = vec![1u8];
-            d.extend(info.encode_to_vec());
-            put(
-                &out,
-                "server_reply",
-                &format!("{gname}-topic-flightinfo-{}", &topic[1..]),
-                &d,
-            )?;
+            d.extend(flight_info(ctrl, gen, &loc).await?.encode_to_vec());
+            put(&out, "server_reply", &format!("{gname}-{name}"), &d)?;
         }
         // DoGet of each topic, framed for the do_get target (selector: its replay type).
         for (ty, topic) in &topics {
             let loc = format!("seeds{topic}");
             let ticket = match gen {
                 Generation::Legacy => Ticket::new(loc.clone()),
-                Generation::Current => {
-                    let info = ctrl
-                        .flight_info(locator_descriptor(&loc, TimeRange::default()), &loc)
-                        .await?;
-                    info.endpoint[0].ticket.clone().expect("a ticket")
-                }
+                Generation::Current => flight_info(ctrl, gen, &loc).await?.endpoint[0]
+                    .ticket
+                    .clone()
+                    .expect("a ticket"),
             };
             let mut fc = ctrl.client();
             let frames: Vec<FlightData> =

@@ -7,7 +7,8 @@
 #
 #   scripts/fuzz.sh                    # every target, 20000 runs each (the CI smoke pass)
 #   scripts/fuzz.sh -runs=10000000 cdr # one target, a long campaign
-#   scripts/fuzz.sh --seed             # rewrite the seed corpus (examples/fuzz_seeds.rs) first
+#   scripts/fuzz.sh --seed             # rewrite the seed corpus first (examples/fuzz_seeds.rs,
+#                                      # python/make_bag.py)
 #   scripts/fuzz.sh --merge            # after the runs, minimize each work corpus back into
 #                                      # fuzz/corpus/<target> (libFuzzer -merge=1)
 #
@@ -48,6 +49,10 @@ if ((SEED)); then
     mkdir -p "fuzz/corpus/$t"
     cp "$tmp/$t"/* "fuzz/corpus/$t/"
   done
+  py=${MOSAICO_TEST_PYTHON:-$ROOT/.venv/bin/python}
+  if [[ -x $py ]]; then # a bag written by rosbags, an independent writer
+    "$py" python/make_bag.py "$tmp/bag" && cp "$tmp"/bag/*.mcap fuzz/corpus/mcap/rosbags.mcap
+  fi
   rm -rf "$tmp"
 fi
 "${NICE[@]}" cargo fuzz build --fuzz-dir fuzz >&2
