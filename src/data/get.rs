@@ -86,11 +86,15 @@ pub fn window(batch: RecordBatch, range: TimeRange) -> Result<RecordBatch> {
     Ok(filter_record_batch(&batch, &mask)?)
 }
 
-/// Refuses a DoGet message whose IPC header places a buffer outside the message body: arrow-ipc
-/// (60) slices such a buffer without checking and panics, so a malformed reply would bring the
-/// client down instead of failing the read. Headers that do not parse are left to the decoder,
+/// Checks the buffers of a DoGet message before arrow-ipc (60) decodes it, which panics on two
+/// kinds of malformed header instead of returning an error (found by the `do_get` fuzz target):
+/// a buffer outside the message body (sliced unchecked), and a buffer whose length is not a
+/// multiple of its element size (asserted while validating offsets). The IPC format pads every
+/// buffer to 8 bytes within the body, so each length is rounded up to that padding (the bytes
+/// are the writer's padding; arrays only read what their length needs) and a buffer that does
+/// not fit once padded refuses the message. Headers that do not parse are left to the decoder,
 /// which reports them.
-fn check_buffers(fd: FlightData) -> std::result::Result<FlightData, FlightError> {
+fn check_buffers(mut fd: FlightData) -> std::result::Result<FlightData, FlightError> {
     use arrow::ipc::MessageHeader;
     let Ok(message) = arrow::ipc::root_as_message(&fd.data_header) else {
         return Ok(fd);
@@ -102,24 +106,39 @@ fn check_buffers(fd: FlightData) -> std::result::Result<FlightData, FlightError>
         }
         _ => None,
     };
+    let Some(buffers) = batch.and_then(|b| b.buffers()) else {
+        return Ok(fd);
+    };
     let body = fd.data_body.len() as u64;
-    for (i, b) in batch
-        .and_then(|b| b.buffers())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let end = u64::try_from(b.offset())
-            .ok()
-            .zip(u64::try_from(b.length()).ok())
-            .and_then(|(o, l)| o.checked_add(l));
-        if end.is_none_or(|e| e > body) {
-            return Err(FlightError::ProtocolError(format!(
-                "DoGet message: buffer {i} (offset {}, length {}) lies outside the {body}-byte body",
+    let mut padded = Vec::new();
+    for (i, b) in buffers.iter().enumerate() {
+        let bad = || {
+            FlightError::ProtocolError(format!(
+                "DoGet message: buffer {i} (offset {}, length {}) does not fit, padded to 8 bytes, in the {body}-byte body",
                 b.offset(),
                 b.length()
-            )));
+            ))
+        };
+        let offset = u64::try_from(b.offset()).map_err(|_| bad())?;
+        let length = u64::try_from(b.length()).map_err(|_| bad())?;
+        let pad = length.checked_next_multiple_of(8).ok_or_else(bad)?;
+        if offset.checked_add(pad).is_none_or(|e| e > body) {
+            return Err(bad());
         }
+        if pad != length {
+            padded.push((i, pad));
+        }
+    }
+    if !padded.is_empty() {
+        // The buffers are 16-byte structs (offset, length: little-endian i64) laid inline in the
+        // header; rewrite the lengths in a copy of it.
+        let at = buffers.bytes().as_ptr() as usize - fd.data_header.as_ptr() as usize;
+        let mut header = fd.data_header.to_vec();
+        for (i, pad) in padded {
+            let p = at + 16 * i + 8;
+            header[p..p + 8].copy_from_slice(&(pad as i64).to_le_bytes());
+        }
+        fd.data_header = header.into();
     }
     Ok(fd)
 }
