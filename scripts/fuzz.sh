@@ -71,10 +71,13 @@ for t in "${targets[@]}"; do
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
   echo "fuzz $t: $runs runs, $((SECONDS - started)) s, 0 crashes"
   if ((MERGE)); then
-    m=$(mktemp -d)
-    "${NICE[@]}" cargo fuzz run --fuzz-dir fuzz "$t" "$m" "fuzz/corpus/$t" "$WORK/$t" -- -merge=1 \
+    # Candidates: the committed corpus and the work corpus's inputs of at most
+    # FUZZ_MERGE_MAX_BYTES (default 32 KiB), so the committed corpus stays small.
+    m=$(mktemp -d) cand=$(mktemp -d)
+    find "$WORK/$t" -type f -size -"${FUZZ_MERGE_MAX_BYTES:-32768}"c -exec cp -t "$cand" {} +
+    "${NICE[@]}" cargo fuzz run --fuzz-dir fuzz "$t" "$m" "fuzz/corpus/$t" "$cand" -- -merge=1 \
       -max_len=1048576 >>"$log" 2>&1
-    rm -rf "fuzz/corpus/$t" && mv "$m" "fuzz/corpus/$t"
+    rm -rf "fuzz/corpus/$t" "$cand" && mv "$m" "fuzz/corpus/$t"
     echo "fuzz $t: corpus merged into fuzz/corpus/$t ($(ls "fuzz/corpus/$t" | wc -l) files)"
   fi
 done
