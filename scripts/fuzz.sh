@@ -72,9 +72,9 @@ for t in "${targets[@]}"; do
   echo "fuzz $t: $runs runs, $((SECONDS - started)) s, 0 crashes"
   if ((MERGE)); then
     # Candidates: the committed corpus and the work corpus's inputs of at most
-    # FUZZ_MERGE_MAX_BYTES (default 32 KiB), so the committed corpus stays small.
+    # FUZZ_MERGE_MAX_BYTES (default 12 KiB), so the committed corpus stays small.
     m=$(mktemp -d) cand=$(mktemp -d)
-    find "$WORK/$t" -type f -size -"${FUZZ_MERGE_MAX_BYTES:-32768}"c -exec cp -t "$cand" {} +
+    find "$WORK/$t" -type f -size -"${FUZZ_MERGE_MAX_BYTES:-12288}"c -exec cp -t "$cand" {} +
     "${NICE[@]}" cargo fuzz run --fuzz-dir fuzz "$t" "$m" "fuzz/corpus/$t" "$cand" -- -merge=1 \
       -max_len=1048576 >>"$log" 2>&1
     rm -rf "fuzz/corpus/$t" "$cand" && mv "$m" "fuzz/corpus/$t"

@@ -86,14 +86,17 @@ pub fn window(batch: RecordBatch, range: TimeRange) -> Result<RecordBatch> {
     Ok(filter_record_batch(&batch, &mask)?)
 }
 
+/// Widest fixed-size element an Arrow buffer holds (i256); buffer lengths are padded to it.
+const PAD: u64 = 32;
+
 /// Checks the buffers of a DoGet message before arrow-ipc (60) decodes it, which panics on two
 /// kinds of malformed header instead of returning an error (found by the `do_get` fuzz target):
 /// a buffer outside the message body (sliced unchecked), and a buffer whose length is not a
-/// multiple of its element size (asserted while validating offsets). The IPC format pads every
-/// buffer to 8 bytes within the body, so each length is rounded up to that padding (the bytes
-/// are the writer's padding; arrays only read what their length needs) and a buffer that does
-/// not fit once padded refuses the message. Headers that do not parse are left to the decoder,
-/// which reports them.
+/// multiple of its element size (asserted while validating offsets or views). A buffer outside
+/// the body refuses the message. Every length is rounded up to a multiple of the widest element
+/// (the bytes after it are the writer's padding, or zeros appended to a copy of the body when the
+/// writer padded less): arrays only read what their own length needs, so valid data reads the
+/// same. Headers that do not parse are left to the decoder, which reports them.
 fn check_buffers(mut fd: FlightData) -> std::result::Result<FlightData, FlightError> {
     use arrow::ipc::MessageHeader;
     let Ok(message) = arrow::ipc::root_as_message(&fd.data_header) else {
@@ -111,22 +114,25 @@ fn check_buffers(mut fd: FlightData) -> std::result::Result<FlightData, FlightEr
     };
     let body = fd.data_body.len() as u64;
     let mut padded = Vec::new();
+    let mut end = body;
     for (i, b) in buffers.iter().enumerate() {
         let bad = || {
             FlightError::ProtocolError(format!(
-                "DoGet message: buffer {i} (offset {}, length {}) does not fit, padded to 8 bytes, in the {body}-byte body",
+                "DoGet message: buffer {i} (offset {}, length {}) lies outside the {body}-byte body",
                 b.offset(),
                 b.length()
             ))
         };
         let offset = u64::try_from(b.offset()).map_err(|_| bad())?;
         let length = u64::try_from(b.length()).map_err(|_| bad())?;
-        let pad = length.checked_next_multiple_of(8).ok_or_else(bad)?;
-        if offset.checked_add(pad).is_none_or(|e| e > body) {
+        if offset.checked_add(length).is_none_or(|e| e > body) {
             return Err(bad());
         }
+        // Cannot overflow: offset + length <= body, a usize.
+        let pad = length.next_multiple_of(PAD);
         if pad != length {
             padded.push((i, pad));
+            end = end.max(offset + pad);
         }
     }
     if !padded.is_empty() {
@@ -139,6 +145,12 @@ fn check_buffers(mut fd: FlightData) -> std::result::Result<FlightData, FlightEr
             header[p..p + 8].copy_from_slice(&(pad as i64).to_le_bytes());
         }
         fd.data_header = header.into();
+        if end > body {
+            let mut b = Vec::with_capacity(end as usize);
+            b.extend_from_slice(&fd.data_body);
+            b.resize(end as usize, 0);
+            fd.data_body = b.into();
+        }
     }
     Ok(fd)
 }
