@@ -15,6 +15,8 @@
 # MOSAICO_TEST_SERVER=host:port runs the integration suite against that server instead of the
 # in-process test server (see README); MOSAICO_TEST_REAL_SERVER=0 leaves the real-server pass out
 # (counted as a skip); MOSAICOD_DIR=DIR takes mosaicod and run.sh from DIR.
+# MOSAICO_FUZZ_SMOKE=1 adds a short cargo-fuzz pass of each fuzz target (scripts/fuzz.sh; the
+# committed corpus and crash reproducers always run, in tests/fuzz_regressions.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -77,6 +79,12 @@ fi
 
 # Pass 1: everything, against the in-process test server (or MOSAICO_TEST_SERVER when set).
 cargo test --all-targets "$@" -- --include-ignored
+
+# Optional: a short cargo-fuzz pass of each target (the corpus and reproducers already ran above,
+# in tests/fuzz_regressions.rs). Opt-in: building the instrumented crate takes long.
+if [[ ${MOSAICO_FUZZ_SMOKE:-0} == 1 ]]; then
+  scripts/fuzz.sh -runs="${MOSAICO_FUZZ_RUNS:-20000}"
+fi
 
 # Pass 2: the integration tests that run against an external server, against a real mosaicod.
 # Not the DDS ones (each records into its own server inside a network namespace), not

@@ -7,6 +7,8 @@ pub mod control;
 pub mod data;
 pub mod demo;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handlers;
 pub mod import;
 pub mod names;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mcap::sans_io::{MessageReadEvent, MessageReader};
+use mcap::sans_io::{LinearReaderOptions, MessageReadEvent, MessageReader};
 
 use super::writer::SEGMENT_METADATA;
 use super::{qos, BagError, QOS_KEY, SCHEMA_ENCODING};
@@ -93,6 +93,17 @@ impl End {
     }
 }
 
+/// The largest record (or chunk) a segment may hold: 4 GiB, far above any ROS 2 message (CDR
+/// counts in u32) or chunk a recorder writes. Without a limit, mcap 0.26 adds the 9-byte record
+/// prefix to a torn length near `u64::MAX` and panics slicing the wrapped sum
+/// (sans_io/linear_reader.rs:543; fuzz/regressions/mcap/); with one, such a record is an error
+/// and the file reads as cut there.
+const RECORD_LIMIT: usize = 4 << 30;
+
+fn reader_options() -> LinearReaderOptions {
+    LinearReaderOptions::default().with_record_length_limit(RECORD_LIMIT)
+}
+
 /// Reads the messages of one segment in file order.
 pub struct SegmentReader {
     path: PathBuf,
@@ -113,7 +124,7 @@ impl SegmentReader {
         Ok(SegmentReader {
             path: path.to_path_buf(),
             file,
-            reader: MessageReader::new(),
+            reader: MessageReader::new_with_options(reader_options()),
             tail,
             channels: HashMap::new(),
             consumed: 0,
@@ -226,7 +237,7 @@ pub fn segment_facts(
 ) -> Result<Option<std::collections::BTreeMap<String, String>>, BagError> {
     use mcap::sans_io::{LinearReadEvent, LinearReader};
     let mut file = File::open(path).map_err(BagError::io(path))?;
-    let mut r = LinearReader::new();
+    let mut r = LinearReader::new_with_options(reader_options());
     loop {
         match r.next_event() {
             None => return Ok(None),

@@ -13,7 +13,7 @@ use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
-use arrow_flight::Ticket;
+use arrow_flight::{FlightData, Ticket};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 
@@ -86,6 +86,75 @@ pub fn window(batch: RecordBatch, range: TimeRange) -> Result<RecordBatch> {
     Ok(filter_record_batch(&batch, &mask)?)
 }
 
+/// Widest fixed-size element an Arrow buffer holds (i256); buffer lengths are padded to it.
+const PAD: u64 = 32;
+
+/// Checks the buffers of a DoGet message before arrow-ipc (60) decodes it, which panics on two
+/// kinds of malformed header instead of returning an error (found by the `do_get` fuzz target):
+/// a buffer outside the message body (sliced unchecked), and a buffer whose length is not a
+/// multiple of its element size (asserted while validating offsets or views). A buffer outside
+/// the body refuses the message. Every length is rounded up to a multiple of the widest element
+/// (the bytes after it are the writer's padding, or zeros appended to a copy of the body when the
+/// writer padded less): arrays only read what their own length needs, so valid data reads the
+/// same. Headers that do not parse are left to the decoder, which reports them.
+fn check_buffers(mut fd: FlightData) -> std::result::Result<FlightData, FlightError> {
+    use arrow::ipc::MessageHeader;
+    let Ok(message) = arrow::ipc::root_as_message(&fd.data_header) else {
+        return Ok(fd);
+    };
+    let batch = match message.header_type() {
+        MessageHeader::RecordBatch => message.header_as_record_batch(),
+        MessageHeader::DictionaryBatch => {
+            message.header_as_dictionary_batch().and_then(|d| d.data())
+        }
+        _ => None,
+    };
+    let Some(buffers) = batch.and_then(|b| b.buffers()) else {
+        return Ok(fd);
+    };
+    let body = fd.data_body.len() as u64;
+    let mut padded = Vec::new();
+    let mut end = body;
+    for (i, b) in buffers.iter().enumerate() {
+        let bad = || {
+            FlightError::ProtocolError(format!(
+                "DoGet message: buffer {i} (offset {}, length {}) lies outside the {body}-byte body",
+                b.offset(),
+                b.length()
+            ))
+        };
+        let offset = u64::try_from(b.offset()).map_err(|_| bad())?;
+        let length = u64::try_from(b.length()).map_err(|_| bad())?;
+        if offset.checked_add(length).is_none_or(|e| e > body) {
+            return Err(bad());
+        }
+        // Cannot overflow: offset + length <= body, a usize.
+        let pad = length.next_multiple_of(PAD);
+        if pad != length {
+            padded.push((i, pad));
+            end = end.max(offset + pad);
+        }
+    }
+    if !padded.is_empty() {
+        // The buffers are 16-byte structs (offset, length: little-endian i64) laid inline in the
+        // header; rewrite the lengths in a copy of it.
+        let at = buffers.bytes().as_ptr() as usize - fd.data_header.as_ptr() as usize;
+        let mut header = fd.data_header.to_vec();
+        for (i, pad) in padded {
+            let p = at + 16 * i + 8;
+            header[p..p + 8].copy_from_slice(&(pad as i64).to_le_bytes());
+        }
+        fd.data_header = header.into();
+        if end > body {
+            let mut b = Vec::with_capacity(end as usize);
+            b.extend_from_slice(&fd.data_body);
+            b.resize(end as usize, 0);
+            fd.data_body = b.into();
+        }
+    }
+    Ok(fd)
+}
+
 /// A topic's batches, in `timestamp_ns` order as the server sends them.
 pub struct TopicStream {
     pub locator: String,
@@ -106,18 +175,33 @@ impl TopicStream {
         tickets: Vec<Ticket>,
         client_window: Option<TimeRange>,
     ) -> Result<Self> {
-        let loc = locator.to_string();
         let mut streams = Vec::new();
         for t in tickets {
             let resp = client
                 .do_get(t)
                 .await
-                .map_err(|s| Error::from_status(&s, "do_get", &loc))?;
-            let flight = resp
-                .into_inner()
-                .map_err(|s| FlightError::Tonic(Box::new(s)));
+                .map_err(|s| Error::from_status(&s, "do_get", locator))?;
+            streams.push(
+                resp.into_inner()
+                    .map_err(|s| FlightError::Tonic(Box::new(s)))
+                    .boxed(),
+            );
+        }
+        Ok(Self::from_flight_data(locator, streams, client_window))
+    }
+
+    /// The batches of DoGet replies (one FlightData stream per ticket, in order): decoded, views
+    /// made plain, the client-side window applied, empty batches left out.
+    pub fn from_flight_data(
+        locator: &str,
+        flights: Vec<BoxStream<'static, std::result::Result<FlightData, FlightError>>>,
+        client_window: Option<TimeRange>,
+    ) -> Self {
+        let loc = locator.to_string();
+        let streams = flights.into_iter().map(move |flight| {
             let l = loc.clone();
-            let batches = FlightRecordBatchStream::new_from_flight_data(flight).map(move |r| {
+            let flight = flight.and_then(|fd| futures::future::ready(check_buffers(fd)));
+            FlightRecordBatchStream::new_from_flight_data(flight).map(move |r| {
                 let b = r.map_err(|e| match e {
                     FlightError::Tonic(s) => Error::from_status(&s, "do_get", &l),
                     FlightError::Arrow(a) => Error::Arrow(a),
@@ -128,17 +212,16 @@ impl TopicStream {
                     Some(w) => window(b, w),
                     None => Ok(b),
                 }
-            });
-            streams.push(batches);
-        }
-        let inner = futures::stream::iter(streams)
+            })
+        });
+        let inner = futures::stream::iter(streams.collect::<Vec<_>>())
             .flatten()
             .try_filter(|b| futures::future::ready(b.num_rows() > 0))
             .boxed();
-        Ok(TopicStream {
-            locator: loc,
+        TopicStream {
+            locator: locator.to_string(),
             inner,
-        })
+        }
     }
 }
 

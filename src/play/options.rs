@@ -115,10 +115,14 @@ pub struct QosOverride {
 pub fn read_qos_overrides(path: &Path) -> Result<BTreeMap<String, QosOverride>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::invalid(format!("cannot read {}: {e}", path.display())))?;
-    let map: BTreeMap<String, QosOverride> = serde_yaml_ng::from_str(&text).map_err(|e| {
+    parse_qos_overrides(&text, &path.display().to_string())
+}
+
+/// The overrides in `text` (a QoS overrides file; `origin` names it in errors), each checked.
+pub fn parse_qos_overrides(text: &str, origin: &str) -> Result<BTreeMap<String, QosOverride>> {
+    let map: BTreeMap<String, QosOverride> = serde_yaml_ng::from_str(text).map_err(|e| {
         Error::invalid(format!(
-            "{}: not a QoS overrides file ({e}); expected `/topic: {{reliability: reliable, durability: transient_local, history: keep_last, depth: 10}}`",
-            path.display()
+            "{origin}: not a QoS overrides file ({e}); expected `/topic: {{reliability: reliable, durability: transient_local, history: keep_last, depth: 10}}`"
         ))
     })?;
     let map: BTreeMap<String, QosOverride> = map
@@ -127,7 +131,7 @@ pub fn read_qos_overrides(path: &Path) -> Result<BTreeMap<String, QosOverride>> 
         .collect();
     for (t, o) in &map {
         o.apply(Qos::DEFAULT)
-            .map_err(|e| Error::invalid(format!("{}: {t}: {e}", path.display())))?;
+            .map_err(|e| Error::invalid(format!("{origin}: {t}: {e}")))?;
     }
     Ok(map)
 }

@@ -229,12 +229,7 @@ impl Player {
                 first_error: None,
             });
         }
-        let clock = match opts.clock_hz {
-            Some(hz) if !(hz.is_finite() && hz > 0.0) => {
-                return Err(Error::invalid(format!(
-                    "--clock {hz}: the /clock rate must be above 0 Hz"
-                )))
-            }
+        let clock = match opts.clock_hz.map(clock_period).transpose()? {
             Some(_) => Some(transport.publisher("/clock", "rosgraph_msgs/msg/Clock", CLOCK_QOS)?),
             None => None,
         };
@@ -339,7 +334,9 @@ impl Player {
             outputs,
             clock: clock.map(|p| Clock {
                 publisher: p,
-                period: Duration::from_secs_f64(1.0 / opts.clock_hz.unwrap_or(1.0)),
+                // Checked when the player was made.
+                period: clock_period(opts.clock_hz.unwrap_or(1.0))
+                    .unwrap_or(Duration::from_secs(1)),
                 next: now,
             }),
             late: 0,
@@ -413,6 +410,17 @@ impl Player {
 
 /// The first message time of `topics`: from the server's topic intervals when every topic has
 /// one, else by reading the first message.
+/// The period of a `/clock` published at `hz`: refused unless it is a positive number of
+/// nanoseconds and at most a year (a tiny rate would overflow `Duration`, a huge one spin).
+pub fn clock_period(hz: f64) -> Result<Duration> {
+    match Duration::try_from_secs_f64(1.0 / hz) {
+        Ok(p) if hz > 0.0 && p >= Duration::from_nanos(1) && p.as_secs_f64() <= 3.2e7 => Ok(p),
+        _ => Err(Error::invalid(format!(
+            "--clock {hz}: give a /clock rate from 3.2e-8 Hz (once a year) to 1e9 Hz"
+        ))),
+    }
+}
+
 async fn first_time(topics: &[(ReplayTopic, TopicHandler)]) -> Result<Option<i64>> {
     let intervals: Option<Vec<i64>> = topics
         .iter()

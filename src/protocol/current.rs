@@ -88,6 +88,116 @@ fn find_endpoint<'a>(info: &'a FlightInfo, locator: &str) -> Option<&'a FlightEn
     })
 }
 
+/// The session of a `session_create` reply (`{"uuid", "locator"}`).
+pub(crate) fn session_from_reply(name: &str, reply: Option<Value>) -> Result<Session> {
+    let reply = reply.ok_or_else(|| Error::protocol("session_create", "empty reply"))?;
+    Ok(Session {
+        sequence: name.to_string(),
+        key: str_field(&reply, "uuid", "session_create")?,
+        locator: Some(str_field(&reply, "locator", "session_create")?),
+        created_sequence: false,
+    })
+}
+
+/// The topic key of a `topic_create` reply (`{"uuid"}`).
+pub(crate) fn topic_key_from_reply(locator: &str, reply: Option<Value>) -> Result<TopicKey> {
+    let reply = reply.ok_or_else(|| Error::protocol("topic_create", "empty reply"))?;
+    Ok(TopicKey {
+        locator: locator.to_string(),
+        key: str_field(&reply, "uuid", "topic_create")?,
+    })
+}
+
+/// The notifications of a `*_notification_list` reply (`{"notifications": [...]}`).
+pub(crate) fn notifications_from_reply(
+    kind: &str,
+    reply: Option<&Value>,
+) -> Result<Vec<Notification>> {
+    parse_notifications(kind, reply, "notifications", "notification_type")
+}
+
+/// A sequence from its FlightInfo: its own app_metadata (locator, sessions, creation) and one
+/// endpoint per topic.
+pub(crate) fn sequence_info_from(info: &FlightInfo) -> Result<SequenceInfo> {
+    let v = app_metadata(&info.app_metadata, "get_flight_info")?;
+    let mut topics = Vec::new();
+    let mut size = 0u64;
+    for ep in &info.endpoint {
+        let t = topic_from_endpoint(ep)?;
+        size += t.total_size_bytes.unwrap_or(0);
+        topics.push(t.topic);
+    }
+    topics.sort();
+    let sessions: Vec<SessionInfo> = v
+        .get("sessions")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| SessionInfo {
+                    locator: s
+                        .get("locator")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    created_at_ns: s.get("created_at_ns").and_then(Value::as_i64),
+                    completed_at_ns: s.get("completed_at_ns").and_then(Value::as_i64),
+                    locked: s.get("locked").and_then(Value::as_bool).unwrap_or(false),
+                    topics: s
+                        .get("topics")
+                        .and_then(Value::as_array)
+                        .map(|t| {
+                            t.iter()
+                                .filter_map(|x| x.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let created_at_ns = v.get("created_at_ns").and_then(Value::as_i64);
+    Ok(SequenceInfo {
+        name: str_field(&v, "resource_locator", "get_flight_info")?,
+        user_metadata: v.get("user_metadata").cloned().unwrap_or(Value::Null),
+        topics,
+        locked: Some(!sessions.is_empty() && sessions.iter().all(|s| s.locked)),
+        total_size_bytes: Some(size),
+        created: created_at_ns.map(ns_display),
+        created_at_ns,
+        sessions,
+    })
+}
+
+/// The endpoint of `locator` in a FlightInfo, or a protocol error naming it.
+fn endpoint_of<'a>(info: &'a FlightInfo, locator: &str) -> Result<&'a FlightEndpoint> {
+    find_endpoint(info, locator)
+        .ok_or_else(|| Error::protocol("get_flight_info", format!("no endpoint for `{locator}`")))
+}
+
+/// A topic from the FlightInfo of its locator: the endpoint whose app_metadata names it.
+pub(crate) fn topic_info_from(info: &FlightInfo, locator: &str) -> Result<TopicInfo> {
+    let ep = endpoint_of(info, locator)?;
+    topic_from_endpoint(ep)
+}
+
+/// How to read a topic, from the FlightInfo of its locator (with the window applied server-side).
+pub(crate) fn read_plan_from(info: &FlightInfo, locator: &str) -> Result<ReadPlan> {
+    let ep = endpoint_of(info, locator)?;
+    let v = app_metadata(&ep.app_metadata, "get_flight_info")?;
+    let empty = interval(v.get("data_info").unwrap_or(&Value::Null)).is_none();
+    let ticket = ep.ticket.clone().ok_or_else(|| {
+        Error::protocol(
+            "get_flight_info",
+            format!("endpoint of `{locator}` has no ticket"),
+        )
+    })?;
+    Ok(ReadPlan {
+        tickets: vec![ticket],
+        client_window: None,
+        empty,
+    })
+}
+
 #[async_trait]
 impl Protocol for Current {
     fn generation(&self) -> Generation {
@@ -111,13 +221,7 @@ impl Protocol for Current {
         let reply = ctrl
             .action("session_create", &json!({"locator": name}), name)
             .await?;
-        let reply = reply.ok_or_else(|| Error::protocol("session_create", "empty reply"))?;
-        Ok(Session {
-            sequence: name.to_string(),
-            key: str_field(&reply, "uuid", "session_create")?,
-            locator: Some(str_field(&reply, "locator", "session_create")?),
-            created_sequence: false,
-        })
+        session_from_reply(name, reply)
     }
 
     async fn create_topic(
@@ -137,11 +241,7 @@ impl Protocol for Current {
             "user_metadata": metadata_object(user_metadata),
         });
         let reply = ctrl.action("topic_create", &body, locator).await?;
-        let reply = reply.ok_or_else(|| Error::protocol("topic_create", "empty reply"))?;
-        Ok(TopicKey {
-            locator: locator.to_string(),
-            key: str_field(&reply, "uuid", "topic_create")?,
-        })
+        topic_key_from_reply(locator, reply)
     }
 
     fn put_descriptor(&self, topic: &TopicKey) -> FlightDescriptor {
@@ -200,23 +300,7 @@ impl Protocol for Current {
         let reply = ctrl
             .action_idempotent(&kind, &json!({"locator": locator}), locator)
             .await?;
-        let items = reply
-            .as_ref()
-            .and_then(|r| r.get("notifications"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        items
-            .iter()
-            .map(|n| {
-                Ok(Notification {
-                    name: str_field(n, "name", &kind)?,
-                    kind: str_field(n, "notification_type", &kind)?,
-                    msg: str_field(n, "msg", &kind)?,
-                    created: str_field(n, "created_datetime", &kind)?,
-                })
-            })
-            .collect()
+        notifications_from_reply(&kind, reply.as_ref())
     }
 
     async fn purge_notifications(
@@ -250,63 +334,14 @@ impl Protocol for Current {
         let info = ctrl
             .flight_info(locator_descriptor(name, TimeRange::default()), name)
             .await?;
-        let v = app_metadata(&info.app_metadata, "get_flight_info")?;
-        let mut topics = Vec::new();
-        let mut size = 0u64;
-        for ep in &info.endpoint {
-            let t = topic_from_endpoint(ep)?;
-            size += t.total_size_bytes.unwrap_or(0);
-            topics.push(t.topic);
-        }
-        topics.sort();
-        let sessions: Vec<SessionInfo> = v
-            .get("sessions")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|s| SessionInfo {
-                        locator: s
-                            .get("locator")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string(),
-                        created_at_ns: s.get("created_at_ns").and_then(Value::as_i64),
-                        completed_at_ns: s.get("completed_at_ns").and_then(Value::as_i64),
-                        locked: s.get("locked").and_then(Value::as_bool).unwrap_or(false),
-                        topics: s
-                            .get("topics")
-                            .and_then(Value::as_array)
-                            .map(|t| {
-                                t.iter()
-                                    .filter_map(|x| x.as_str().map(str::to_string))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let created_at_ns = v.get("created_at_ns").and_then(Value::as_i64);
-        Ok(SequenceInfo {
-            name: str_field(&v, "resource_locator", "get_flight_info")?,
-            user_metadata: v.get("user_metadata").cloned().unwrap_or(Value::Null),
-            topics,
-            locked: Some(!sessions.is_empty() && sessions.iter().all(|s| s.locked)),
-            total_size_bytes: Some(size),
-            created: created_at_ns.map(ns_display),
-            created_at_ns,
-            sessions,
-        })
+        sequence_info_from(&info)
     }
 
     async fn topic_info(&self, ctrl: &ControlPlane, locator: &str) -> Result<TopicInfo> {
         let info = ctrl
             .flight_info(locator_descriptor(locator, TimeRange::default()), locator)
             .await?;
-        let ep = find_endpoint(&info, locator).ok_or_else(|| {
-            Error::protocol("get_flight_info", format!("no endpoint for `{locator}`"))
-        })?;
-        topic_from_endpoint(ep)
+        topic_info_from(&info, locator)
     }
 
     async fn read_plan(
@@ -318,22 +353,7 @@ impl Protocol for Current {
         let info = ctrl
             .flight_info(locator_descriptor(locator, range), locator)
             .await?;
-        let ep = find_endpoint(&info, locator).ok_or_else(|| {
-            Error::protocol("get_flight_info", format!("no endpoint for `{locator}`"))
-        })?;
-        let v = app_metadata(&ep.app_metadata, "get_flight_info")?;
-        let empty = interval(v.get("data_info").unwrap_or(&Value::Null)).is_none();
-        let ticket = ep.ticket.clone().ok_or_else(|| {
-            Error::protocol(
-                "get_flight_info",
-                format!("endpoint of `{locator}` has no ticket"),
-            )
-        })?;
-        Ok(ReadPlan {
-            tickets: vec![ticket],
-            client_window: None,
-            empty,
-        })
+        read_plan_from(&info, locator)
     }
 
     fn query_body(&self, q: &Query) -> Result<Value> {

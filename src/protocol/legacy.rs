@@ -55,13 +55,7 @@ impl Protocol for Legacy {
     ) -> Result<Session> {
         let body = json!({"name": name, "user_metadata": metadata_object(user_metadata)});
         let reply = ctrl.action("sequence_create", &body, name).await?;
-        let reply = reply.ok_or_else(|| Error::protocol("sequence_create", "no key in reply"))?;
-        Ok(Session {
-            sequence: name.to_string(),
-            key: str_field(&reply, "key", "sequence_create")?,
-            locator: None,
-            created_sequence: true,
-        })
+        session_from_reply(name, reply)
     }
 
     async fn open_session(&self, _ctrl: &ControlPlane, name: &str) -> Result<Session> {
@@ -87,11 +81,7 @@ impl Protocol for Legacy {
             "user_metadata": metadata_object(user_metadata),
         });
         let reply = ctrl.action("topic_create", &body, locator).await?;
-        let reply = reply.ok_or_else(|| Error::protocol("topic_create", "no key in reply"))?;
-        Ok(TopicKey {
-            locator: locator.to_string(),
-            key: str_field(&reply, "key", "topic_create")?,
-        })
+        topic_key_from_reply(locator, reply)
     }
 
     fn put_descriptor(&self, topic: &TopicKey) -> FlightDescriptor {
@@ -146,23 +136,7 @@ impl Protocol for Legacy {
         let reply = ctrl
             .action_idempotent(&kind, &json!({"name": locator}), locator)
             .await?;
-        let items = reply
-            .as_ref()
-            .and_then(|r| r.get("notifies"))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        items
-            .iter()
-            .map(|n| {
-                Ok(Notification {
-                    name: str_field(n, "name", &kind)?,
-                    kind: str_field(n, "notify_type", &kind)?,
-                    msg: str_field(n, "msg", &kind)?,
-                    created: str_field(n, "created_datetime", &kind)?,
-                })
-            })
-            .collect()
+        notifications_from_reply(&kind, reply.as_ref())
     }
 
     async fn purge_notifications(
@@ -196,90 +170,30 @@ impl Protocol for Legacy {
         let info = ctrl
             .flight_info(FlightDescriptor::new_path(vec![name.to_string()]), name)
             .await?;
-        let meta = schema_metadata(&info)?;
-        let mut topics: Vec<String> = info
-            .endpoint
-            .iter()
-            .filter_map(|e| e.ticket.as_ref())
-            .filter_map(|t| std::str::from_utf8(&t.ticket).ok())
-            .filter_map(|t| {
-                t.trim_start_matches('/')
-                    .split_once('/')
-                    .map(|(_, topic)| names::display_topic(topic))
-            })
-            .collect();
-        topics.sort();
         let sys = ctrl
             .action_idempotent("sequence_system_info", &json!({"name": name}), name)
             .await?;
-        let sys = sys.unwrap_or(Value::Null);
-        Ok(SequenceInfo {
-            name: name.to_string(),
-            user_metadata: json_meta(&meta, "mosaico:user_metadata"),
-            topics,
-            locked: sys.get("is_locked").and_then(Value::as_bool),
-            total_size_bytes: sys.get("total_size_bytes").and_then(Value::as_u64),
-            created: sys
-                .get("created_datetime")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            created_at_ns: None,
-            sessions: Vec::new(),
-        })
+        sequence_info_from(name, &info, sys)
     }
 
     async fn topic_info(&self, ctrl: &ControlPlane, locator: &str) -> Result<TopicInfo> {
-        let (sequence, topic) = names::split_locator(locator)?;
-        let topic = topic.ok_or_else(|| Error::InvalidName {
-            name: locator.into(),
-            reason: "expected SEQUENCE/TOPIC".into(),
-        })?;
+        split_topic_locator(locator)?;
         let sys = ctrl
             .action_idempotent("topic_system_info", &json!({"name": locator}), locator)
             .await?;
-        let sys = sys.unwrap_or(Value::Null);
-        let chunks = sys.get("chunks_number").and_then(Value::as_u64);
         // GetFlightInfo fails for a topic with no data file (§4.1); the system info still answers.
-        let (tag, format, user_metadata) = if chunks == Some(0) {
-            (String::new(), SerializationFormat::Default, Value::Null)
+        let info = if topic_chunks(sys.as_ref()) == Some(0) {
+            None
         } else {
-            let info = ctrl
-                .flight_info(
+            Some(
+                ctrl.flight_info(
                     FlightDescriptor::new_path(vec![locator.to_string()]),
                     locator,
                 )
-                .await?;
-            let meta = schema_metadata(&info)?;
-            let props = json_meta(&meta, "mosaico:properties");
-            let tag = props
-                .get("ontology_tag")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let format = props
-                .get("serialization_format")
-                .and_then(Value::as_str)
-                .and_then(|f| f.parse().ok())
-                .unwrap_or_default();
-            (tag, format, json_meta(&meta, "mosaico:user_metadata"))
+                .await?,
+            )
         };
-        Ok(TopicInfo {
-            sequence,
-            topic,
-            locator: locator.to_string(),
-            ontology_tag: tag,
-            serialization_format: format,
-            user_metadata,
-            locked: sys.get("is_locked").and_then(Value::as_bool),
-            total_size_bytes: sys.get("total_size_bytes").and_then(Value::as_u64),
-            chunks,
-            row_count: None,
-            interval: None,
-            created: sys
-                .get("created_datetime")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        })
+        topic_info_from(locator, sys, info.as_ref())
     }
 
     async fn read_plan(
@@ -357,6 +271,132 @@ impl Protocol for Legacy {
             })
         })
     }
+}
+
+/// The session of a `sequence_create` reply (`{"key": ...}`).
+pub(crate) fn session_from_reply(name: &str, reply: Option<Value>) -> Result<Session> {
+    let reply = reply.ok_or_else(|| Error::protocol("sequence_create", "no key in reply"))?;
+    Ok(Session {
+        sequence: name.to_string(),
+        key: str_field(&reply, "key", "sequence_create")?,
+        locator: None,
+        created_sequence: true,
+    })
+}
+
+/// The topic key of a `topic_create` reply (`{"key": ...}`).
+pub(crate) fn topic_key_from_reply(locator: &str, reply: Option<Value>) -> Result<TopicKey> {
+    let reply = reply.ok_or_else(|| Error::protocol("topic_create", "no key in reply"))?;
+    Ok(TopicKey {
+        locator: locator.to_string(),
+        key: str_field(&reply, "key", "topic_create")?,
+    })
+}
+
+/// The notifications of a `*_notify_list` reply (`{"notifies": [...]}`).
+pub(crate) fn notifications_from_reply(
+    kind: &str,
+    reply: Option<&Value>,
+) -> Result<Vec<Notification>> {
+    parse_notifications(kind, reply, "notifies", "notify_type")
+}
+
+/// `chunks_number` of a `topic_system_info` reply.
+pub(crate) fn topic_chunks(sys: Option<&Value>) -> Option<u64> {
+    sys?.get("chunks_number").and_then(Value::as_u64)
+}
+
+/// A sequence from its FlightInfo (topics from the endpoint tickets, user metadata from the schema
+/// metadata) and its `sequence_system_info` reply.
+pub(crate) fn sequence_info_from(
+    name: &str,
+    info: &FlightInfo,
+    sys: Option<Value>,
+) -> Result<SequenceInfo> {
+    let meta = schema_metadata(info)?;
+    let mut topics: Vec<String> = info
+        .endpoint
+        .iter()
+        .filter_map(|e| e.ticket.as_ref())
+        .filter_map(|t| std::str::from_utf8(&t.ticket).ok())
+        .filter_map(|t| {
+            t.trim_start_matches('/')
+                .split_once('/')
+                .map(|(_, topic)| names::display_topic(topic))
+        })
+        .collect();
+    topics.sort();
+    let sys = sys.unwrap_or(Value::Null);
+    Ok(SequenceInfo {
+        name: name.to_string(),
+        user_metadata: json_meta(&meta, "mosaico:user_metadata"),
+        topics,
+        locked: sys.get("is_locked").and_then(Value::as_bool),
+        total_size_bytes: sys.get("total_size_bytes").and_then(Value::as_u64),
+        created: sys
+            .get("created_datetime")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        created_at_ns: None,
+        sessions: Vec::new(),
+    })
+}
+
+/// `SEQUENCE/TOPIC` as (sequence, topic).
+fn split_topic_locator(locator: &str) -> Result<(String, String)> {
+    let (sequence, topic) = names::split_locator(locator)?;
+    let topic = topic.ok_or_else(|| Error::InvalidName {
+        name: locator.into(),
+        reason: "expected SEQUENCE/TOPIC".into(),
+    })?;
+    Ok((sequence, topic))
+}
+
+/// A topic from its `topic_system_info` reply and, unless it has no chunk, its FlightInfo
+/// (ontology tag, format and user metadata in the schema metadata).
+pub(crate) fn topic_info_from(
+    locator: &str,
+    sys: Option<Value>,
+    info: Option<&FlightInfo>,
+) -> Result<TopicInfo> {
+    let (sequence, topic) = split_topic_locator(locator)?;
+    let chunks = topic_chunks(sys.as_ref());
+    let sys = sys.unwrap_or(Value::Null);
+    let (tag, format, user_metadata) = match info {
+        None => (String::new(), SerializationFormat::Default, Value::Null),
+        Some(info) => {
+            let meta = schema_metadata(info)?;
+            let props = json_meta(&meta, "mosaico:properties");
+            let tag = props
+                .get("ontology_tag")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let format = props
+                .get("serialization_format")
+                .and_then(Value::as_str)
+                .and_then(|f| f.parse().ok())
+                .unwrap_or_default();
+            (tag, format, json_meta(&meta, "mosaico:user_metadata"))
+        }
+    };
+    Ok(TopicInfo {
+        sequence,
+        topic,
+        locator: locator.to_string(),
+        ontology_tag: tag,
+        serialization_format: format,
+        user_metadata,
+        locked: sys.get("is_locked").and_then(Value::as_bool),
+        total_size_bytes: sys.get("total_size_bytes").and_then(Value::as_u64),
+        chunks,
+        row_count: None,
+        interval: None,
+        created: sys
+            .get("created_datetime")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
 }
 
 /// `{"items":[{"sequence": s, "topics": [...]}]}` with a generation-specific topic element.

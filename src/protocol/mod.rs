@@ -271,6 +271,33 @@ pub(crate) fn str_field(v: &Value, key: &str, what: &str) -> Result<String> {
         })
 }
 
+/// The notifications of a list reply: `{LIST_KEY: [{"name", TYPE_KEY, "msg", "created_datetime"}]}`
+/// (the generations differ only by these two keys); no reply or no list is none.
+pub(crate) fn parse_notifications(
+    kind: &str,
+    reply: Option<&Value>,
+    list_key: &str,
+    type_key: &str,
+) -> crate::error::Result<Vec<Notification>> {
+    let Some(items) = reply
+        .and_then(|r| r.get(list_key))
+        .and_then(Value::as_array)
+    else {
+        return Ok(Vec::new());
+    };
+    items
+        .iter()
+        .map(|n| {
+            Ok(Notification {
+                name: str_field(n, "name", kind)?,
+                kind: str_field(n, type_key, kind)?,
+                msg: str_field(n, "msg", kind)?,
+                created: str_field(n, "created_datetime", kind)?,
+            })
+        })
+        .collect()
+}
+
 /// Metadata the server must receive as a JSON object (`user_metadata` is required on create).
 pub(crate) fn metadata_object(v: &Value) -> Value {
     if v.is_null() {

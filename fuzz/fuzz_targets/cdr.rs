@@ -1,0 +1,3 @@
+#![no_main]
+// See mosaico_bridge::fuzzing::cdr for what this target feeds and checks.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mosaico_bridge::fuzzing::cdr(data));
