@@ -95,9 +95,6 @@ fn spool_run(dir: &std::path::Path, total: u64, rt: &tokio::runtime::Runtime) ->
     let load = second_of_load();
     let spool = SpoolWriter::start(session, cfg, 1, Arc::new(SpoolProgress::default())).unwrap();
     let tx = spool.sender();
-    // The recorder's queues hold their bytes until written; unbounded here (the bench measures
-    // the disk path).
-    let budget = mosaico_bridge::record::queue::SharedBudget::new(u64::MAX);
     let t = Instant::now();
     let mut sent = 0u64;
     rt.block_on(async {
@@ -112,8 +109,7 @@ fn spool_run(dir: &std::path::Path, total: u64, rt: &tokio::runtime::Runtime) ->
                     received_ns: mosaico_bridge::transport::now_ns(),
                     publisher: None,
                 };
-                let hold = budget.hold(0).expect("an unbounded budget");
-                tx.write(topics[*k].clone(), vec![m], hold).await;
+                tx.write(topics[*k].clone(), vec![m]).await;
             }
         }
         spool.close().await;

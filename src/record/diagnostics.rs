@@ -85,8 +85,9 @@ pub fn status_line(
         if r.len() > 3 {
             line += &format!(" +{} more", r.len() - 3);
         }
-        let lost: u64 = topics.iter().map(|t| t.report.not_written()).sum();
-        line += &format!(" | not stored {lost}");
+        let lost: u64 = topics.iter().map(|t| t.report.not_stored()).sum();
+        let mw: u64 = topics.iter().map(|t| t.report.middleware_lost).sum();
+        line += &format!(" | not stored {lost}, lost in the middleware {mw}");
     }
     if let Some(u) = uplink {
         line += &format!(" | uplink {}", u.state);
@@ -142,7 +143,14 @@ pub fn diagnostics(
     };
     let lost: u64 = topics.iter().map(|t| t.report.not_written()).sum();
     values.push(kv("topics", topics.len()));
-    values.push(kv("messages_not_stored", lost));
+    values.push(kv(
+        "messages_not_stored",
+        topics.iter().map(|t| t.report.not_stored()).sum::<u64>(),
+    ));
+    values.push(kv(
+        "messages_lost_in_middleware",
+        topics.iter().map(|t| t.report.middleware_lost).sum::<u64>(),
+    ));
     let mut message = message;
     let mut level = level;
     if let Some(u) = uplink {

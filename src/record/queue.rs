@@ -41,28 +41,6 @@ impl SharedBudget {
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Acquire)
     }
-
-    /// Takes `n` bytes, held until the hold is dropped; `None` when they are not free.
-    pub fn hold(self: &Arc<Self>, n: u64) -> Option<BudgetHold> {
-        self.try_take(n).then(|| BudgetHold {
-            budget: self.clone(),
-            bytes: n,
-        })
-    }
-}
-
-/// Bytes of the shared budget still held by items taken from a queue, until they are written
-/// (so what waits between the queue and the disk counts too); given back on drop.
-#[derive(Debug)]
-pub struct BudgetHold {
-    budget: Arc<SharedBudget>,
-    bytes: u64,
-}
-
-impl Drop for BudgetHold {
-    fn drop(&mut self) {
-        self.budget.give(self.bytes);
-    }
 }
 
 /// Why messages were dropped; all counters only grow.
@@ -223,14 +201,6 @@ impl<T> ByteQueue<T> {
     /// Takes queued items up to `max_bytes` (at least one), waiting while the queue is empty.
     /// `None` once the queue is closed and drained.
     pub async fn pop_batch(&self, max_bytes: u64) -> Option<Vec<T>> {
-        self.pop_batch_holding(max_bytes)
-            .await
-            .map(|(items, _)| items)
-    }
-
-    /// [`Self::pop_batch`], but the items keep their share of the shared budget until the
-    /// returned hold is dropped (the topic's own limit is freed at once).
-    pub async fn pop_batch_holding(&self, max_bytes: u64) -> Option<(Vec<T>, BudgetHold)> {
         loop {
             let readable = self.readable.notified();
             {
@@ -247,14 +217,11 @@ impl<T> ByteQueue<T> {
                         out.push(it);
                     }
                     g.bytes -= taken;
+                    self.budget.give(taken);
                     drop(g);
                     self.writable.notify_waiters();
                     self.space.notify_all();
-                    let hold = BudgetHold {
-                        budget: self.budget.clone(),
-                        bytes: taken,
-                    };
-                    return Some((out, hold));
+                    return Some(out);
                 }
                 if g.closed {
                     return None;

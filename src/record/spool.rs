@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
-use super::queue::BudgetHold;
 use crate::bag::writer::ChunkCounts;
 use crate::bag::{BagError, SegmentWriter};
 use crate::config::{RecordConfig, WhenFull};
@@ -55,8 +54,7 @@ pub struct SpoolCounts {
 }
 
 enum Cmd {
-    /// With the queue budget they hold until written.
-    Messages(Arc<SpoolTopic>, Vec<RawMessage>, BudgetHold),
+    Messages(Arc<SpoolTopic>, Vec<RawMessage>),
     Split(oneshot::Sender<u32>),
     Close(oneshot::Sender<()>),
 }
@@ -67,13 +65,8 @@ pub struct SpoolSender(mpsc::Sender<Cmd>);
 
 impl SpoolSender {
     /// Appends messages of `topic` (in receive order); `false` once the spool is closed.
-    pub async fn write(
-        &self,
-        topic: Arc<SpoolTopic>,
-        msgs: Vec<RawMessage>,
-        hold: BudgetHold,
-    ) -> bool {
-        self.0.send(Cmd::Messages(topic, msgs, hold)).await.is_ok()
+    pub async fn write(&self, topic: Arc<SpoolTopic>, msgs: Vec<RawMessage>) -> bool {
+        self.0.send(Cmd::Messages(topic, msgs)).await.is_ok()
     }
 }
 
@@ -231,7 +224,7 @@ impl Writer {
             let wait = next_sync.saturating_duration_since(Instant::now());
             let cmd = rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await });
             match cmd {
-                Ok(Some(Cmd::Messages(topic, msgs, _hold))) => self.append(&topic, msgs),
+                Ok(Some(Cmd::Messages(topic, msgs))) => self.append(&topic, msgs),
                 Ok(Some(Cmd::Split(reply))) => {
                     let part = self.rotate(now_ns());
                     let _ = reply.send(part);

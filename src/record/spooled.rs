@@ -182,8 +182,8 @@ impl SpooledSession {
             let queue = queue.clone();
             let topic = spool.clone();
             async move {
-                while let Some((items, hold)) = queue.pop_batch_holding(SPOOL_BATCH_BYTES).await {
-                    if !sender.write(topic.clone(), items, hold).await {
+                while let Some(items) = queue.pop_batch(SPOOL_BATCH_BYTES).await {
+                    if !sender.write(topic.clone(), items).await {
                         break;
                     }
                 }

@@ -21,9 +21,6 @@ use tracing::{error, info, warn};
 use super::engine::{self, is_fault, Abort, Selection, Target};
 use super::follow::SpoolProgress;
 use super::latency::{LatencyBook, TopicLatency};
-
-/// A topic's messages go to the server in chunks spanning at most this much receive time.
-const LIVE_CHUNK_AGE: Duration = Duration::from_millis(500);
 use super::parts::{self, OnServer, PartSummary, META_PART};
 use super::spool_dir::{self, PartPhase, SessionDir};
 use crate::bag::reader::{segment_facts, End, Sealed};
@@ -32,6 +29,9 @@ use crate::config::Keep;
 use crate::control::channel::{ConnectOptions, ServerAddr};
 use crate::error::{Error, Result};
 use crate::handlers::{MosaicoClient, WriterOptions};
+
+/// A topic's messages go to the server in chunks spanning at most this much receive time.
+const LIVE_CHUNK_AGE: Duration = Duration::from_millis(500);
 
 /// Retry delays while the server is unreachable: doubling up to the maximum, with jitter.
 pub const RETRY_MIN: Duration = Duration::from_millis(500);
