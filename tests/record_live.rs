@@ -52,6 +52,19 @@ fn wait_for(child: &mut Child, limit: Duration) -> (std::process::ExitStatus, Du
     }
 }
 
+/// Once the peer has ended (successfully) and the recorder had 1.5 s for the last messages:
+/// SIGTERM to the recorder; its exit status and how long it took to stop.
+fn stop_after_the_peer(
+    robot: &mut Child,
+    recorder: &mut Child,
+) -> (std::process::ExitStatus, Duration) {
+    let (st, _) = wait_for(robot, Duration::from_secs(90));
+    assert!(st.success(), "the peer failed: {st}");
+    std::thread::sleep(Duration::from_millis(1500));
+    sigterm(recorder);
+    wait_for(recorder, Duration::from_secs(60))
+}
+
 /// `mosaico-bridge cat` of a topic: JSON rows (binaries as length and sha256).
 fn cat(server: &str, seq: &str, topic: &str) -> Vec<Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
@@ -137,11 +150,7 @@ fn a_cyclone_peer_is_recorded_over_dds_and_sigterm_finalizes() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let (st, _) = wait_for(&mut robot, Duration::from_secs(90));
-    assert!(st.success(), "the peer failed: {st}");
-    std::thread::sleep(Duration::from_millis(1500));
-    sigterm(&recorder);
-    let (st, took) = wait_for(&mut recorder, Duration::from_secs(30));
+    let (st, took) = stop_after_the_peer(&mut robot, &mut recorder);
     // The peer's 5 garbage IMU payloads were received and cannot be stored: exit status 4
     // (README, "Exit status"), not 0.
     assert_eq!(
@@ -490,11 +499,7 @@ fn record_exits_3_while_what_it_received_waits_in_the_spool() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let (st, _) = wait_for(&mut robot, Duration::from_secs(90));
-    assert!(st.success(), "the peer failed: {st}");
-    std::thread::sleep(Duration::from_millis(1500));
-    sigterm(&recorder);
-    let (st, _) = wait_for(&mut recorder, Duration::from_secs(60));
+    let (st, _) = stop_after_the_peer(&mut robot, &mut recorder);
     assert_eq!(
         st.code(),
         Some(3),
