@@ -309,16 +309,22 @@ fn transient_local_reaches_a_late_subscriber() {
     // The recorder joins later: the message was published before its reader existed.
     std::thread::sleep(Duration::from_millis(500));
     let recorder = node("/", "recorder");
-    let (f, rx) = collector();
-    let _sub = recorder
-        .subscribe("/tf_static", "tf2_msgs/msg/TFMessage", Qos::LATCHED, f)
-        .unwrap();
-    let got = rx.recv_timeout(PATIENCE).expect("the latched message");
-    assert_eq!(got.cdr[..], latched[..]);
-    assert!(
-        rx.recv_timeout(Duration::from_millis(500)).is_err(),
-        "delivered once"
-    );
+    // Twice, as two recording sessions of one node subscribe: each gets the latched message once.
+    for session in 1..=2 {
+        let (f, rx) = collector();
+        let sub = recorder
+            .subscribe("/tf_static", "tf2_msgs/msg/TFMessage", Qos::LATCHED, f)
+            .unwrap();
+        let got = rx
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("session {session}: the latched message"));
+        assert_eq!(got.cdr[..], latched[..]);
+        assert!(
+            rx.recv_timeout(Duration::from_millis(500)).is_err(),
+            "session {session}: delivered once"
+        );
+        drop(sub);
+    }
 }
 
 #[test]

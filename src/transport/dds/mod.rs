@@ -224,9 +224,14 @@ impl Transport for DdsTransport {
             .dds_subscriber
             .create_simple_datareader_no_key::<RawCdr, RawCdrAdapter>(&dds_topic, Some(policies))
             .map_err(|e| failed(format!("cannot create the DDS reader: {e}")))?;
-        let subscription =
-            DdsSubscription::start(topic.clone(), reader, on_message, self.delivered.clone())
-                .map_err(|e| failed(format!("cannot start its delivery thread: {e}")))?;
+        // A transient-local reader is meant to get the latched history again (each recording
+        // session holds /tf_static); a volatile one only what it has not been given.
+        let delivered = match qos.durability {
+            crate::config::Durability::TransientLocal => None,
+            crate::config::Durability::Volatile => Some(self.delivered.clone()),
+        };
+        let subscription = DdsSubscription::start(topic.clone(), reader, on_message, delivered)
+            .map_err(|e| failed(format!("cannot start its delivery thread: {e}")))?;
         tracing::debug!(topic, ros_type, ?qos, "subscribed");
         Ok(Box::new(subscription))
     }

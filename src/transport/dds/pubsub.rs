@@ -97,7 +97,7 @@ impl DdsSubscription {
         topic: String,
         reader: RawReader,
         on_message: OnMessage,
-        delivered: Delivered,
+        delivered: Option<Delivered>,
     ) -> Result<Self, std::io::Error> {
         let stopped = Arc::new(AtomicBool::new(false));
         let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
@@ -110,21 +110,20 @@ impl DdsSubscription {
             .name(format!("dds-sub {topic}"))
             .spawn(move || {
                 let before = delivered
-                    .lock()
-                    .expect("delivered")
-                    .get(&name)
-                    .cloned()
+                    .as_ref()
+                    .and_then(|d| d.lock().expect("delivered").get(&name).cloned())
                     .unwrap_or_default();
                 let last = deliver(&name, &reader, &on_message, &flag, &gaps, &before, stop_rx);
                 // The reader is deleted (and un-announced) here, before saying we are done.
                 drop(reader);
-                let mut d = delivered.lock().expect("delivered");
-                let topic = d.entry(name).or_default();
-                for (writer, seq) in last {
-                    let s = topic.entry(writer).or_insert(seq);
-                    *s = (*s).max(seq);
+                if let Some(d) = delivered {
+                    let mut d = d.lock().expect("delivered");
+                    let topic = d.entry(name).or_default();
+                    for (writer, seq) in last {
+                        let s = topic.entry(writer).or_insert(seq);
+                        *s = (*s).max(seq);
+                    }
                 }
-                drop(d);
                 let _ = done_tx.send(());
             })?;
         Ok(DdsSubscription {
