@@ -14,7 +14,11 @@ cd "$(dirname "$0")/.."
 
 PORT=${MOSAICO_DEMO_PORT:-0}
 if [ -z "${BIN:-}" ]; then
-    cargo build --quiet --release --bin mosaico-bridge
+    if [ ! -x target/release/mosaico-bridge ]; then
+        echo "demo: building mosaico-bridge (release). The first build compiles ~400 crates: 10-25 min on" >&2
+        echo "demo: 2 cores, a few GB in target/; later runs take seconds. cargo's progress follows." >&2
+    fi
+    cargo build --release --bin mosaico-bridge
     BIN=target/release/mosaico-bridge
 fi
 if [ "$PORT" != 0 ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
