@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 PORT=${MOSAICO_DEMO_PORT:-0}
 if [ -z "${BIN:-}" ]; then
     if [ ! -x target/release/mosaico-bridge ]; then
-        echo "demo: building mosaico-bridge (release). The first build compiles ~400 crates: 10-25 min on" >&2
+        echo "demo: building mosaico-bridge (release). The first build compiles a few hundred crates: 10-25 min on" >&2
         echo "demo: 2 cores, a few GB in target/; later runs take seconds. cargo's progress follows." >&2
     fi
     cargo build --release --bin mosaico-bridge
