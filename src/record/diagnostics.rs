@@ -37,6 +37,14 @@ pub struct RateMeter {
 }
 
 impl RateMeter {
+    /// Messages/s and bytes/s of each topic since the previous call (0 on the first), in order.
+    pub fn rates(&mut self, topics: &[TopicStatus]) -> Vec<(f64, f64)> {
+        topics
+            .iter()
+            .map(|t| self.rate(&t.report.topic, t.report.received, t.report.bytes))
+            .collect()
+    }
+
     /// Messages/s and bytes/s of `topic` since the previous call (0 on the first).
     pub fn rate(&mut self, topic: &str, received: u64, bytes: u64) -> (f64, f64) {
         let now = Instant::now();
@@ -55,13 +63,14 @@ impl RateMeter {
     }
 }
 
-/// The node's state in one line, for a terminal: what it records, the busiest topics' rates,
-/// what was not stored, and the uplink with its backlog.
+/// The node's state in one line, for a terminal: what it records, the busiest topics' rates
+/// (`rates`: [`RateMeter::rates`] of `topics`), what was not stored, and the uplink with its
+/// backlog.
 pub fn status_line(
     state: &NodeState,
     uplink: Option<&UplinkStatus>,
     topics: &[TopicStatus],
-    rates: &mut RateMeter,
+    rates: &[(f64, f64)],
 ) -> String {
     let mut line = match state {
         NodeState::Idle => "idle (call ~/start to record)".to_string(),
@@ -71,10 +80,8 @@ pub fn status_line(
     if !topics.is_empty() {
         let mut r: Vec<(&str, f64, f64)> = topics
             .iter()
-            .map(|t| {
-                let (hz, bps) = rates.rate(&t.report.topic, t.report.received, t.report.bytes);
-                (t.report.topic.as_str(), hz, bps)
-            })
+            .zip(rates)
+            .map(|(t, &(hz, bps))| (t.report.topic.as_str(), hz, bps))
             .collect();
         let (hz, bps) = r.iter().fold((0.0, 0.0), |(h, b), t| (h + t.1, b + t.2));
         line += &format!(" | {} topics {hz:.0} msg/s {:.1} MB/s:", r.len(), bps / 1e6);
@@ -120,7 +127,7 @@ pub fn diagnostics(
     state: &NodeState,
     uplink: Option<&UplinkStatus>,
     topics: &[TopicStatus],
-    rates: &mut RateMeter,
+    rates: &[(f64, f64)],
 ) -> Vec<u8> {
     let hardware_id = hostname();
     let mut status = Vec::with_capacity(topics.len() + 1);
@@ -184,9 +191,8 @@ pub fn diagnostics(
         hardware_id: hardware_id.clone(),
         values,
     });
-    for t in topics {
+    for (t, &(hz, bps)) in topics.iter().zip(rates) {
         let r = &t.report;
-        let (hz, bps) = rates.rate(&r.topic, r.received, r.bytes);
         let level = if r.error.is_some() {
             DiagnosticStatus::ERROR
         } else if r.not_written() > 0 {
@@ -324,7 +330,7 @@ mod tests {
             &state,
             None,
             &[t],
-            &mut RateMeter::default(),
+            &[(0.0, 0.0)], // a first reading: no rate yet
         );
         let a = DiagnosticArray::read(&mut crate::ros::CdrReader::new(&cdr).unwrap()).unwrap();
         assert_eq!(

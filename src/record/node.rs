@@ -137,7 +137,7 @@ pub struct RecorderNode {
     losses: diagnostics::LossTracker,
     rates: RateMeter,
     /// The one-line status, for a terminal (`status_lines`).
-    line: Option<(tokio::sync::watch::Sender<String>, RateMeter)>,
+    line: Option<tokio::sync::watch::Sender<String>>,
     /// Name remappings (`--ros-args -r from:=to`) for the node's own services and publications.
     remaps: Vec<(String, String)>,
     /// With the spool: the uploader of the spool, and the hold on it.
@@ -188,7 +188,7 @@ impl RecorderNode {
     /// The node's one-line status, renewed every `diagnostics_period_s` (a terminal shows it).
     pub fn status_lines(&mut self) -> tokio::sync::watch::Receiver<String> {
         let (tx, rx) = tokio::sync::watch::channel(String::new());
-        self.line = Some((tx, RateMeter::default()));
+        self.line = Some(tx);
         rx
     }
 
@@ -375,17 +375,22 @@ impl RecorderNode {
             ),
         };
         let uplink = self.uploader.as_ref().map(|u| u.status());
+        let rates = self.rates.rates(&topics);
         let cdr = diagnostics::diagnostics(
             &self.transport.node_name(),
             now_ns(),
             &node_state,
             uplink.as_ref(),
             &topics,
-            &mut self.rates,
+            &rates,
         );
-        if let Some((tx, rates)) = &mut self.line {
-            let line = diagnostics::status_line(&node_state, uplink.as_ref(), &topics, rates);
-            let _ = tx.send(line);
+        if let Some(tx) = &self.line {
+            let _ = tx.send(diagnostics::status_line(
+                &node_state,
+                uplink.as_ref(),
+                &topics,
+                &rates,
+            ));
         }
         if let Some(p) = &self.diagnostics {
             if let Err(e) = p.publish(&cdr) {
