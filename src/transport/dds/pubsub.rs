@@ -161,6 +161,11 @@ impl Gaps {
             Some(_) => 0,
         }
     }
+
+    /// The highest sequence number seen of each writer.
+    fn highest(self) -> HashMap<rustdds::GUID, i64> {
+        self.0
+    }
 }
 
 /// Delivers samples until stopped; samples an earlier subscription of the topic delivered
@@ -175,7 +180,6 @@ fn deliver(
     mut stop: futures::channel::oneshot::Receiver<()>,
 ) -> HashMap<rustdds::GUID, i64> {
     let mut gaps = Gaps::default();
-    let mut last: HashMap<rustdds::GUID, i64> = HashMap::new();
     let stream = reader.as_async_stream();
     futures::pin_mut!(stream);
     futures::executor::block_on(async {
@@ -189,8 +193,6 @@ fn deliver(
                     if before.get(&writer).is_some_and(|&s| seq <= s) {
                         continue;
                     }
-                    let l = last.entry(writer).or_insert(seq);
-                    *l = (*l).max(seq);
                     match gaps.seen(writer, seq) {
                         d if d > 0 => {
                             lost.fetch_add(d as u64, Ordering::Relaxed);
@@ -218,7 +220,7 @@ fn deliver(
         }
     });
     tracing::debug!(topic, "subscription delivery stopped");
-    last
+    gaps.highest()
 }
 
 impl Subscription for DdsSubscription {
