@@ -297,7 +297,6 @@ impl SpooledSession {
         for t in topics.iter_mut() {
             t.latency = latency.get(&t.topic).copied();
         }
-        let lost: u64 = topics.iter().map(|t| t.not_stored()).sum();
         let pending: u64 = topics.iter().map(|t| t.pending).sum();
         let stuck = self.uploader.stuck(&self.session_id);
         let (state, error) = if done && pending == 0 {
@@ -320,12 +319,7 @@ impl SpooledSession {
                 )),
             )
         };
-        if let Some(e) = &error {
-            warn!(sequence = %self.sequence, "{e}");
-        } else {
-            info!(sequence = %self.sequence, lost, "recording committed on the server");
-        }
-        SessionOutcome {
+        let out = SessionOutcome {
             sequence: self.sequence.clone(),
             session_id: self.session_id.clone(),
             parts: self.uploader.parts(&self.session_id),
@@ -336,7 +330,14 @@ impl SpooledSession {
             middleware_lost: 0,
             resume: None,
         }
-        .counted()
+        .counted();
+        match &out.error {
+            Some(e) => warn!(sequence = %self.sequence, "{e}"),
+            None => {
+                info!(sequence = %self.sequence, lost = out.lost, "recording committed on the server")
+            }
+        }
+        out
     }
 }
 
