@@ -16,13 +16,7 @@ const NOT_BYTE_EXACT: [&str; 1] = ["/mag"];
 /// `make_bag.py`'s bag directory, in a temporary directory that lives as long as the guard.
 fn make_bag() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let bag = dir.path().join("bag");
-    let st = std::process::Command::new(python())
-        .arg(script("make_bag.py"))
-        .arg(&bag)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let bag = rosbags_bag(dir.path());
     (dir, bag)
 }
 

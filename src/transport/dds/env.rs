@@ -159,7 +159,7 @@ mod tests {
         );
         let e = read(&[
             ("ROS_LOCALHOST_ONLY", "1"),
-            ("ROS_STATIC_PEERS", "10.0.0.2;robot2"),
+            ("ROS_STATIC_PEERS", "robot2;robot3"),
         ])
         .unwrap();
         assert_eq!(e.range, DiscoveryRange::Localhost);
@@ -169,8 +169,8 @@ mod tests {
         );
         let e = read(&[("ROS_LOCALHOST_ONLY", "0")]).unwrap();
         assert_eq!(e.range, DiscoveryRange::Subnet);
-        let e = read(&[("ROS_STATIC_PEERS", " 10.0.0.2 ; robot2;")]).unwrap();
-        assert_eq!(e.static_peers, ["10.0.0.2", "robot2"]);
+        let e = read(&[("ROS_STATIC_PEERS", " robot2 ; robot3;")]).unwrap();
+        assert_eq!(e.static_peers, ["robot2", "robot3"]);
         assert!(
             e.notes.iter().any(|n| n.contains("cannot be honoured")),
             "{e:?}"
