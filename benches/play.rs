@@ -61,6 +61,7 @@ fn write_bag(path: &std::path::Path, seconds: usize) -> (u64, u64) {
             "sensor_msgs/msg/Image",
             &def("sensor_msgs/msg/Image"),
             &[Qos::SENSOR_DATA],
+            None,
         )
         .unwrap();
     let pts = w
@@ -69,6 +70,7 @@ fn write_bag(path: &std::path::Path, seconds: usize) -> (u64, u64) {
             "sensor_msgs/msg/PointCloud2",
             &def("sensor_msgs/msg/PointCloud2"),
             &[Qos::SENSOR_DATA],
+            None,
         )
         .unwrap();
     let imu = w
@@ -77,6 +79,7 @@ fn write_bag(path: &std::path::Path, seconds: usize) -> (u64, u64) {
             "sensor_msgs/msg/Imu",
             &def("sensor_msgs/msg/Imu"),
             &[Qos::SENSOR_DATA],
+            None,
         )
         .unwrap();
     let pixels: Vec<u8> = (0..1920 * 1080 * 3).map(|i| (i * 7 % 251) as u8).collect();

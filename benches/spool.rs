@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mosaico_bridge::config::RecordConfig;
+use mosaico_bridge::record::clock::RecordClock;
 use mosaico_bridge::record::spool::{SpoolTopic, SpoolWriter};
 use mosaico_bridge::transport::{Qos, RawMessage};
 use mosaico_bridge::upload::follow::SpoolProgress;
@@ -34,6 +35,7 @@ fn topic(name: &str, ros_type: &str) -> Arc<SpoolTopic> {
             .unwrap_or_default()
             .into(),
         offered: vec![Qos::SENSOR_DATA],
+        timestamp: None,
         counts: Default::default(),
     })
 }
@@ -93,7 +95,14 @@ fn spool_run(dir: &std::path::Path, total: u64, rt: &tokio::runtime::Runtime) ->
         topic("/imu", "sensor_msgs/msg/Imu"),
     ];
     let load = second_of_load();
-    let spool = SpoolWriter::start(session, cfg, 1, Arc::new(SpoolProgress::default())).unwrap();
+    let spool = SpoolWriter::start(
+        session,
+        cfg,
+        1,
+        Arc::new(SpoolProgress::default()),
+        RecordClock::system(),
+    )
+    .unwrap();
     let tx = spool.sender();
     let t = Instant::now();
     let mut sent = 0u64;

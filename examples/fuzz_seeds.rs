@@ -126,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
         for (n, (ty, stem, cdr)) in group.iter().enumerate() {
             let def = mosaico_bridge::ros::msgs::definition(ty).unwrap_or("");
             let qos = [mosaico_bridge::transport::Qos::DEFAULT];
-            let ch = w.channel(&format!("/{stem}"), ty, def, &qos)?;
+            let ch = w.channel(&format!("/{stem}"), ty, def, &qos, None)?;
             w.write(ch, 1_000 + n as u64, cdr)?;
             w.write(ch, 2_000 + n as u64, cdr)?;
             if n % 3 == 2 {

@@ -2,60 +2,59 @@
 
     ros2 launch mosaico_bridge record.launch.py
     ros2 launch mosaico_bridge record.launch.py params_file:=/path/record.yaml namespace:=robot1 server:=fleet:6726
+    ros2 launch mosaico_bridge record.launch.py use_sim_time:=true     # stamps from /clock
 
-Every setting lives in the parameters file (config/record.yaml by default); `server` and `sequence`
-override it when given, and the environment variable MOSAICO_SPOOL the spool directory (`spool.dir`). The recorder's services (~/start, ~/stop, ~/split) follow the namespace.
+Every setting lives in the parameters file (config/record.yaml by default); `server`, `sequence` and
+`use_sim_time` override it when given, and the environment variable MOSAICO_SPOOL the spool
+directory (`spool.dir`). The recorder's services (~/start, ~/stop, ~/split) follow the namespace.
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 
-def generate_launch_description():
-    params_file = LaunchConfiguration("params_file")
-    server = LaunchConfiguration("server")
-    sequence = LaunchConfiguration("sequence")
-    args = [
-        DeclareLaunchArgument(
-            "params_file",
-            default_value=PathJoinSubstitution([FindPackageShare("mosaico_bridge"), "config", "record.yaml"]),
-            description="recorder parameters (ROS parameter YAML)",
-        ),
-        DeclareLaunchArgument("namespace", default_value="", description="node namespace"),
-        DeclareLaunchArgument("server", default_value="", description="override: Mosaico server HOST:PORT"),
-        DeclareLaunchArgument("sequence", default_value="", description="override: a fixed sequence name"),
-        DeclareLaunchArgument("log_level", default_value="info", description="RUST_LOG level"),
-    ]
-
-    def recorder(extra, condition=None):
-        return Node(
+def recorder(context):
+    # Overrides are passed only when set (an empty --server would be an error).
+    extra = []
+    for name in ("server", "sequence"):
+        value = LaunchConfiguration(name).perform(context)
+        if value:
+            extra += [f"--{name}", value]
+    if LaunchConfiguration("use_sim_time").perform(context).lower() in ("true", "1", "yes"):
+        extra.append("--use-sim-time")
+    return [
+        Node(
             package="mosaico_bridge",
             executable="mosaico-bridge",
             name="mosaico_bridge",
             namespace=LaunchConfiguration("namespace"),
-            arguments=["record", "--config", params_file, *extra],
+            arguments=["record", "--config", LaunchConfiguration("params_file"), *extra],
             additional_env={"RUST_LOG": LaunchConfiguration("log_level")},
             output="screen",
             emulate_tty=True,
             # Remap the control services if needed, e.g. ("~/start", "/recorder/start").
             remappings=[],
-            condition=condition,
         )
+    ]
 
-    # Overrides are passed only when set (an empty --server would be an error).
-    both = PythonExpression(["'", server, "' != '' and '", sequence, "' != ''"])
-    only_server = PythonExpression(["'", server, "' != '' and '", sequence, "' == ''"])
-    only_sequence = PythonExpression(["'", server, "' == '' and '", sequence, "' != ''"])
-    neither = PythonExpression(["'", server, "' == '' and '", sequence, "' == ''"])
+
+def generate_launch_description():
     return LaunchDescription(
-        args
-        + [
-            recorder(["--server", server, "--sequence", sequence], IfCondition(both)),
-            recorder(["--server", server], IfCondition(only_server)),
-            recorder(["--sequence", sequence], IfCondition(only_sequence)),
-            recorder([], IfCondition(neither)),
+        [
+            DeclareLaunchArgument(
+                "params_file",
+                default_value=PathJoinSubstitution([FindPackageShare("mosaico_bridge"), "config", "record.yaml"]),
+                description="recorder parameters (ROS parameter YAML)",
+            ),
+            DeclareLaunchArgument("namespace", default_value="", description="node namespace"),
+            DeclareLaunchArgument("server", default_value="", description="override: Mosaico server HOST:PORT"),
+            DeclareLaunchArgument("sequence", default_value="", description="override: a fixed sequence name"),
+            DeclareLaunchArgument(
+                "use_sim_time", default_value="false", description="override: stamp messages with /clock (true|false)"
+            ),
+            DeclareLaunchArgument("log_level", default_value="info", description="RUST_LOG level"),
+            OpaqueFunction(function=recorder),
         ]
     )

@@ -10,7 +10,8 @@ bag_0 and bag_1, the /imu messages 0-49 in the first and the rest in the second,
 connections added in reverse order so its ids differ; metadata.yaml lists both); `ros1`, `ros1-bz2`,
 `ros1-lz4` (a ROS 1 bag file OUT, chunks uncompressed / bz2 / lz4, every message rosbags'
 `cdr_to_ros1` of the ROS 2 one, Header seq set to the message's index; /tf latched; the garbage
-/imu payload is left out, as it is no ROS 1 message either).
+/imu payload is left out, as it is no ROS 1 message either); `mcap-late` (as `mcap`, every message
+recorded LATE_NS = 7 ms after its header stamp, as a recorder downstream of a driver sees it).
 
 Topics: /imu (sensor_msgs/Imu, 100 msgs at 100 Hz, plus one garbage payload), /camera/image_raw
 (sensor_msgs/Image 16x8 rgb8, 3 msgs), /gps (sensor_msgs/NavSatFix, 5 msgs), /tf (tf2_msgs/TFMessage,
@@ -46,6 +47,8 @@ Header = M["std_msgs/msg/Header"]
 def header(t, frame):
     return Header(stamp=Time(sec=t // 1_000_000_000, nanosec=t % 1_000_000_000), frame_id=frame)
 
+
+LATE_NS = 7_000_000
 
 INF = QosTime(sec=2147483647, nsec=4294967295)
 
@@ -155,6 +158,9 @@ def emit(out, rec, fmt):
     everything = range(len(rec.conns))
     if fmt == "mcap":
         write_rosbag2(out, rec, StoragePlugin.MCAP, rec.msgs, everything)
+    elif fmt == "mcap-late":
+        late = [(k, t + LATE_NS, data) for k, t, data in rec.msgs]
+        write_rosbag2(out, rec, StoragePlugin.MCAP, late, everything)
     elif fmt in ("sqlite3", "sqlite3-humble"):
         write_rosbag2(out, rec, StoragePlugin.SQLITE3, rec.msgs, everything)
         if fmt == "sqlite3-humble":

@@ -26,6 +26,9 @@ WHAT IT PUBLISHES (a topic can be left out with --topics; defaults are the bench
     /gps                 sensor_msgs/msg/NavSatFix   10 Hz         reliable, volatile, keep last 10
     /tf                  tf2_msgs/msg/TFMessage      50 Hz         reliable, volatile, keep last 10
     /tf_static           tf2_msgs/msg/TFMessage      once at start reliable, transient local, keep last 1
+    /clock               rosgraph_msgs/msg/Clock     --clock HZ    reliable, volatile, keep last 10
+                         (only with --clock: simulated time t0 + seconds since the peer started,
+                         from before the wait for subscribers, which waits for /clock's too)
 
 As ROS 2 does: DDS topic `rt/<topic>`, DDS type `<pkg>::msg::dds_::<Name>_`, final (plain CDR)
 structs, data representation XCDR1, payload = 4-byte encapsulation header `00 01 00 00` (CDR little
@@ -116,7 +119,8 @@ MANIFEST (--manifest FILE, JSON written at exit):
       "timing": {"achieved_hz", "late", "lateness_ms": {"p50", "p99", "max"},
                  "write_ms": {"p50", "p99", "max"}, "first_send_s", "last_send_s"},
       "messages": [{"i": int, "stamp": [sec, nanosec], ...keys}],   (absent with --manifest-keys none)
-      "garbage_messages": [{"k": int, "after": int, "kind": str, "size": int}]}}}
+      "garbage_messages": [{"k": int, "after": int, "kind": str, "size": int}]}},
+   "clock": {"rate_hz": float, "values_ns": [int, ...]}}   (with --clock: every value published)
 
   keys per type (with --manifest-keys all; `stamps` keeps only i and stamp):
     Imu          orientation_w, angular_velocity_x, linear_acceleration_x, linear_acceleration_z
@@ -204,6 +208,12 @@ M = TYPESTORE.types
 class Time(IdlStruct, typename="builtin_interfaces::msg::dds_::Time_"):
     sec: int32
     nanosec: uint32
+
+
+@final
+@dataclass
+class Clock(IdlStruct, typename="rosgraph_msgs::msg::dds_::Clock_"):
+    clock: Time
 
 
 @final
@@ -871,6 +881,33 @@ class TopicRun:
         return d
 
 
+class ClockRun:
+    """/clock (rosgraph_msgs/msg/Clock) as a simulator publishes it: reliable, keep last 10, at a fixed
+    rate; the time is t0 + the seconds since the peer started. Every value published is kept."""
+
+    def __init__(self, dp, t0_ns: int, rate: float):
+        q = QosSpec(True, False, 10).to_dds()
+        self.d = TopicDef("clock", "/clock", rate, True, 10)
+        self.writer = DataWriter(dp, Topic(dp, dds_topic_name("/clock"), Clock, qos=q), qos=q)
+        self.t0_ns, self.period = t0_ns, 1.0 / rate
+        self.values: list = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name="clock", daemon=True)
+
+    def loop(self) -> None:
+        t_start = time.monotonic()
+        i = 0
+        while not self.stop.is_set():
+            ns = self.t0_ns + int((time.monotonic() - t_start) * 1e9)
+            sec, nanosec = split_ns(ns)
+            self.writer.write(Clock(clock=Time(sec=sec, nanosec=nanosec)))
+            self.values.append(ns)
+            i += 1
+            left = t_start + i * self.period - time.monotonic()
+            if left > 0:
+                self.stop.wait(left)
+
+
 # --------------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------------
@@ -936,6 +973,8 @@ def parse_args(argv=None):
     p.add_argument("--points-size", type=size_pair, default=(128, 2048), metavar="ROWSxCOLS",
                    help="PointCloud2 height x width (default 128x2048)")
     p.add_argument("--garbage", action="append", metavar="TOPIC:N", help="send N invalid payloads on TOPIC")
+    p.add_argument("--clock", type=float, default=0.0, metavar="HZ",
+                   help="publish /clock at HZ: simulated time t0 + seconds since the peer started")
     p.add_argument("--t0", default="1700000000", help="stamp of message 0, in seconds, or `now` (default 1700000000)")
     p.add_argument("--wait-subscribers", type=int, default=0, metavar="N",
                    help="before publishing, wait until the writers have N matched readers each")
@@ -1086,6 +1125,13 @@ def main(argv=None) -> int:
     if not runs and static_run is None:
         raise SystemExit("ros_peer: no topics enabled")
 
+    clock_run = None
+    if args.clock > 0:
+        clock_run = ClockRun(dp, t0_ns, args.clock)
+        all_writers.append(clock_run.writer)
+        clock_run.thread.start()
+        log(args, f"publishing /clock at {args.clock:g} Hz from {t0_ns} ns")
+
     disc_writer = publish_discovery_info(dp, all_writers, args.namespace, args.node_name)
     node = args.namespace.rstrip("/") + "/" + args.node_name
     if static_run is not None:
@@ -1098,6 +1144,8 @@ def main(argv=None) -> int:
     if args.wait_subscribers > 0:
         wait_keys = [topic_key(s.strip()) for s in args.wait_on.split(",")] if args.wait_on else None
         targets = [r for r in runs if wait_keys is None or r.d.key in wait_keys]
+        if clock_run is not None:  # the readers' time comes from /clock: match it first
+            targets.append(clock_run)
         if static_run is not None and wait_keys and "tf_static" in wait_keys:
             targets.append(static_run)
         log(args, f"waiting for {args.wait_subscribers} reader(s) on {', '.join(r.d.name for r in targets)}")
@@ -1112,7 +1160,7 @@ def main(argv=None) -> int:
         # Garbage writers are other DDS writers: give them a moment to match the same readers.
         t_g = time.monotonic()
         for r in targets:
-            while (r.garbage_writer is not None and not stop.is_set() and time.monotonic() - t_g < 3.0
+            while (getattr(r, "garbage_writer", None) is not None and not stop.is_set() and time.monotonic() - t_g < 3.0
                    and len(r.garbage_writer.get_matched_subscriptions()) < args.wait_subscribers):
                 stop.wait(0.02)
     wait["waited_s"] = round(time.monotonic() - t_wait, 3)
@@ -1167,6 +1215,10 @@ def main(argv=None) -> int:
         if left > 0:
             stop.wait(left)
 
+    if clock_run is not None:
+        clock_run.stop.set()
+        clock_run.thread.join()
+        log(args, f"/clock: published {len(clock_run.values)}")
     for r in runs + ([static_run] if static_run else []):
         tm = r.timing()
         if r.d.rate is None:
@@ -1187,6 +1239,8 @@ def main(argv=None) -> int:
             "topics": {r.d.name: r.manifest(args.manifest_keys)
                        for r in ([static_run] if static_run else []) + runs},
         }
+        if clock_run is not None:
+            manifest["clock"] = {"rate_hz": args.clock, "values_ns": clock_run.values}
         tmp = args.manifest + ".tmp"
         with open(tmp, "w") as f:
             json.dump(manifest, f, separators=(",", ":"))

@@ -44,6 +44,7 @@ fn image_options(sel: usize) -> AdapterOptions {
             _ => C::Jpeg { quality: 1 },
         },
         image_format: SerializationFormat::Default,
+        ..AdapterOptions::default()
     }
 }
 

@@ -41,32 +41,6 @@ fn fastdds_peer(check: &str) -> Option<PathBuf> {
     }
 }
 
-/// A child process killed when the test ends early (a panic), so that it does not outlive the
-/// test and hold its output open.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-impl std::ops::Deref for Reaped {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Reaped {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
 fn sigterm(child: &Child) {
     let st = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -442,6 +442,62 @@ async fn a_ros1_bag_without_its_index_imports_every_message() {
 }
 
 #[tokio::test]
+async fn timestamp_header_stores_messages_at_their_header_stamps() {
+    each_generation(|h| async move {
+        let dir = tempfile::tempdir().unwrap();
+        // Oracle: make_bag.py's `mcap-late` bag, written by rosbags: every message recorded 7 ms
+        // after its header stamp; /imu message i stamped T0 + i * 10 ms, /tf's (no leading
+        // header) kept at its record time.
+        let bag = write_bag(dir.path(), "mcap-late").join("mcap-late.mcap");
+        const LATE: i64 = 7_000_000;
+        let c = h.client().await;
+        for (args, shift, source) in [
+            (&[][..], LATE, "receive_time"),
+            (&["--timestamp", "header"][..], 0, "header_stamp"),
+        ] {
+            let name = unique("stamps");
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+                .args(["--server", &h.address(), "import"])
+                .arg(&bag)
+                .args(["--sequence", &name])
+                .args(args)
+                .output()
+                .await
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let imu: Vec<i64> = json_rows(&read_topic(&c, &name, "/imu").await)
+                .iter()
+                .map(|r| r["timestamp_ns"].as_i64().unwrap())
+                .collect();
+            let want: Vec<i64> = (0..100).map(|i| T0 + i * 10_000_000 + shift).collect();
+            assert_eq!(imu, want, "{args:?}");
+            let tf: Vec<i64> = json_rows(&read_topic(&c, &name, "/tf").await)
+                .iter()
+                .map(|r| r["timestamp_ns"].as_i64().unwrap())
+                .collect();
+            assert_eq!(tf, [T0 + LATE, T0 + 500_000_000 + LATE], "{args:?}");
+            let meta = c
+                .topic_handler(&name, "/imu")
+                .await
+                .unwrap()
+                .info()
+                .user_metadata
+                .clone();
+            let got = match h.generation {
+                Generation::Current => meta["_ros_"]["timestamp_source"].clone(),
+                Generation::Legacy => meta["ros:timestamp_source"].clone(),
+            };
+            assert_eq!(got, source, "{meta}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_file_that_is_not_a_bag_is_refused_before_anything_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("notes.mcap");

@@ -562,3 +562,107 @@ async fn size_splits_cut_parts_without_losing_or_repeating_a_message() {
     })
     .await;
 }
+
+/// `rosgraph_msgs/msg/Clock` at `ns`, as a simulator publishes it.
+fn clock_cdr(ns: i64) -> Vec<u8> {
+    let mut b = vec![0, 1, 0, 0];
+    b.extend_from_slice(&((ns / 1_000_000_000) as i32).to_le_bytes());
+    b.extend_from_slice(&((ns % 1_000_000_000) as u32).to_le_bytes());
+    b
+}
+
+#[tokio::test]
+async fn sim_time_and_header_stamps_give_each_topic_the_time_it_asked_for() {
+    each_generation(|h| async move {
+        use mosaico_bridge::config::{Timestamp, TopicOverride};
+        use mosaico_bridge::ros::Endian::Little;
+        let name = unique("simtime");
+        let bus = MemoryBus::new();
+        let robot = bus.node("", "robot");
+        let clock = robot
+            .publisher("/clock", "rosgraph_msgs/msg/Clock", Qos::DEFAULT)
+            .unwrap();
+        let imu = robot
+            .publisher("/imu", Imu::TYPE_NAME, Qos::SENSOR_DATA)
+            .unwrap();
+        let gps = robot
+            .publisher("/gps", NavSatFix::TYPE_NAME, Qos::DEFAULT)
+            .unwrap();
+        let mut cfg = config(&h, &name);
+        cfg.use_sim_time = true;
+        cfg.topics.all = false;
+        cfg.topics.names = vec!["/imu".into(), "/gps".into()];
+        cfg.overrides.insert(
+            "imu".into(),
+            TopicOverride {
+                topic: "/imu".into(),
+                timestamp: Some(Timestamp::Header),
+                ..Default::default()
+            },
+        );
+        let rig = Rig::start(bus.clone(), cfg);
+        wait_subscribed(&bus, &["/clock", "/imu", "/gps"]).await;
+
+        // The robot's three clocks, far apart: simulated time from 2001 (1e9 s), header stamps
+        // from 2033 (2e9 s), and the wall clock of today. One GPS fix comes before any /clock:
+        // ROS time then reads zero.
+        const SIM0: i64 = 1_000_000_000 * 1_000_000_000;
+        const STAMP0: i64 = 2_000_000_000 * 1_000_000_000;
+        gps.publish(&demo::gps(0, STAMP0).to_cdr(Little)).unwrap();
+        let n = 40u64;
+        for i in 0..n {
+            let k = i as i64 * 10_000_000;
+            clock.publish(&clock_cdr(SIM0 + k)).unwrap();
+            imu.publish(&demo::imu(i, STAMP0 + k + 1).to_cdr(Little))
+                .unwrap();
+            gps.publish(&demo::gps(i + 1, STAMP0 + k + 2).to_cdr(Little))
+                .unwrap();
+        }
+        // A zero header stamp (a driver that leaves it unset) keeps the receive time.
+        imu.publish(&demo::imu(n, 0).to_cdr(Little)).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let report = rig.shutdown().await;
+        let s = &report.sessions[0];
+        assert_eq!(s.lost, 0, "{s:?}");
+
+        // Oracle: the times the robot put on /clock and into the headers.
+        let c = h.client().await;
+        let ts = |rows: &[Value]| -> Vec<i64> {
+            rows.iter()
+                .map(|r| r["timestamp_ns"].as_i64().unwrap())
+                .collect()
+        };
+        let last_sim = SIM0 + (n as i64 - 1) * 10_000_000;
+        let mut want_imu: Vec<i64> = (0..n as i64).map(|i| STAMP0 + i * 10_000_000 + 1).collect();
+        want_imu.push(last_sim);
+        want_imu.sort();
+        let mut got_imu = ts(&rows(&c, &name, "/imu").await);
+        got_imu.sort(); // a reader may return rows in time order
+        assert_eq!(
+            got_imu, want_imu,
+            "/imu at its header stamps; the unstamped one at sim time"
+        );
+        let mut want_gps = vec![0];
+        want_gps.extend((0..n as i64).map(|i| SIM0 + i * 10_000_000));
+        assert_eq!(
+            ts(&rows(&c, &name, "/gps").await),
+            want_gps,
+            "/gps at the /clock time it arrived at"
+        );
+        for (topic, source) in [("/imu", "header_stamp"), ("/gps", "sim_time")] {
+            let meta = c
+                .topic_handler(&name, topic)
+                .await
+                .unwrap()
+                .info()
+                .user_metadata
+                .clone();
+            let got = match h.generation {
+                Generation::Current => meta["_ros_"]["timestamp_source"].clone(),
+                Generation::Legacy => meta["ros:timestamp_source"].clone(),
+            };
+            assert_eq!(got, source, "{topic}: {meta}");
+        }
+    })
+    .await;
+}

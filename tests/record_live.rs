@@ -608,3 +608,105 @@ fn the_ros_discovery_range_is_honoured() {
         "{err}"
     );
 }
+
+#[test]
+#[ignore = "opens DDS participants: runs in a loopback-only network namespace (root); scripts/test.sh runs it"]
+fn sim_time_comes_from_clock_and_header_stamps_from_the_messages() {
+    if !netns::isolated("sim_time_comes_from_clock_and_header_stamps_from_the_messages") {
+        return;
+    }
+    let Some((_rt, server)) = own_server("record_live") else {
+        return;
+    };
+    let addr = server.address();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("peer.json");
+    let config = dir.path().join("record.yaml");
+    std::fs::write(
+        &config,
+        "mosaico_bridge:\n  ros__parameters:\n    overrides:\n      imu: {topic: /imu, timestamp: header}\n",
+    )
+    .unwrap();
+    let name = unique("simtime");
+    let mut recorder = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_mosaico-bridge"))
+            .args(["--server", &addr, "record", "--sequence", &name])
+            .args(["--topics", "/imu", "/gps", "--use-sim-time", "--config"])
+            .arg(&config)
+            .arg("--spool")
+            .arg(dir.path().join("spool"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The peer's /clock runs from t0 = 2023-11-14 (its default) at 1x from its start, and starts
+    // publishing /imu and /gps 0.5 s after the recorder matched them and /clock.
+    let mut robot = Reaped(peer(
+        &[
+            "--topics",
+            "imu,gps",
+            "--clock",
+            "50",
+            "--rate",
+            "imu=100",
+            "--rate",
+            "gps=10",
+            "--qos",
+            "imu=reliable",
+            "--duration",
+            "2",
+            "--wait-subscribers",
+            "1",
+            "--wait-timeout",
+            "60",
+            "--start-delay",
+            "0.5",
+            "--linger",
+            "1",
+        ],
+        &manifest,
+    ));
+    let (st, _) = stop_after_the_peer(&mut robot, &mut recorder);
+    assert!(st.success(), "{st}");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let ns = |s: &Value| s[0].as_i64().unwrap() * 1_000_000_000 + s[1].as_i64().unwrap();
+
+    // Oracle: the peer's manifest, its header stamps and every /clock value it published.
+    let stamps: Vec<i64> = manifest["topics"]["/imu"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| ns(&m["stamp"]))
+        .collect();
+    let imu: Vec<i64> = cat(&addr, &name, "/imu")
+        .iter()
+        .map(|r| r["timestamp_ns"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        imu, stamps,
+        "/imu (reliable) is stored at its header stamps"
+    );
+
+    let clock: std::collections::HashSet<i64> = manifest["clock"]["values_ns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let gps = cat(&addr, &name, "/gps");
+    assert_eq!(
+        gps.len() as u64,
+        manifest["topics"]["/gps"]["published"].as_u64().unwrap()
+    );
+    let mut last = 0;
+    for r in &gps {
+        let t = r["timestamp_ns"].as_i64().unwrap();
+        assert!(
+            clock.contains(&t),
+            "/gps at {t}, which is no /clock value the peer published (header {:?})",
+            stamp_of(r)
+        );
+        assert!(t >= last, "sim time does not go back");
+        last = t;
+    }
+}

@@ -546,6 +546,7 @@ fn images_raw_png_and_jpeg() {
         let opts = AdapterOptions {
             image: ImageCompression::Png,
             image_format: SerializationFormat::Image,
+            ..Default::default()
         };
         let mut a = adapter_with(Image::TYPE_NAME, gen, &opts).unwrap();
         assert_eq!(a.serialization_format(), SerializationFormat::Image);

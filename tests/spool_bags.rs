@@ -138,7 +138,7 @@ fn write_segment(
 ) -> (Vec<Vec<u8>>, Vec<(u64, usize)>) {
     let mut w = SegmentWriter::create(path, &BTreeMap::new()).unwrap();
     let ch = w
-        .channel("/imu", Imu::TYPE_NAME, "", &[Qos::DEFAULT])
+        .channel("/imu", Imu::TYPE_NAME, "", &[Qos::DEFAULT], None)
         .unwrap();
     let mut msgs = Vec::new();
     let mut chunks = Vec::new();

@@ -74,3 +74,7 @@ pub const SCHEMA_ENCODING: &str = "ros2msg";
 pub const PROFILE: &str = "ros2";
 /// Channel metadata key holding the publishers' QoS as rosbag2's YAML.
 pub const QOS_KEY: &str = "offered_qos_profiles";
+/// Channel metadata key of the recorder's spool: what the topic's `timestamp_ns` is to be
+/// (`sim_time`: log times are ROS simulated time; `header_stamp`), so whoever uploads the segment
+/// applies the choice it was recorded with. ROS tools ignore it.
+pub const TIMESTAMP_KEY: &str = "mosaico_bridge.timestamp_source";

@@ -26,6 +26,8 @@ pub struct ChannelInfo {
     pub definition: Option<String>,
     /// `offered_qos_profiles` as written (YAML).
     pub qos_yaml: Option<String>,
+    /// The recorder's [`super::TIMESTAMP_KEY`], in its own spool's segments.
+    pub timestamp_source: Option<String>,
 }
 
 impl ChannelInfo {
@@ -155,6 +157,7 @@ impl SegmentReader {
                         .filter(|s| s.encoding == SCHEMA_ENCODING)
                         .map(|s| String::from_utf8_lossy(&s.data).into_owned()),
                     qos_yaml: c.metadata.get(QOS_KEY).cloned(),
+                    timestamp_source: c.metadata.get(super::TIMESTAMP_KEY).cloned(),
                 })
             })
             .clone()

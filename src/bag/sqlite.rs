@@ -136,6 +136,7 @@ pub fn info(path: &Path) -> Result<Db3Info, BagError> {
             topic,
             ros_type,
             qos_yaml: Some(qos).filter(|q| !q.is_empty()),
+            timestamp_source: None,
         }));
     }
     Ok(Db3Info {

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use super::{qos, BagError, MESSAGE_ENCODING, PROFILE, QOS_KEY, SCHEMA_ENCODING};
+use super::{qos, BagError, MESSAGE_ENCODING, PROFILE, QOS_KEY, SCHEMA_ENCODING, TIMESTAMP_KEY};
 use crate::transport::Qos;
 
 /// Name of the MCAP metadata record that carries the recorder's own facts about a segment.
@@ -97,6 +97,7 @@ impl SegmentWriter {
         ros_type: &str,
         definition: &str,
         offered: &[Qos],
+        timestamp_source: Option<&str>,
     ) -> Result<u16, BagError> {
         if let Some(id) = self.channels.get(topic) {
             return Ok(*id);
@@ -107,6 +108,9 @@ impl SegmentWriter {
             .map_err(BagError::mcap(&self.path))?;
         let mut meta = BTreeMap::new();
         meta.insert(QOS_KEY.to_string(), qos::to_yaml(offered));
+        if let Some(t) = timestamp_source {
+            meta.insert(TIMESTAMP_KEY.to_string(), t.to_string());
+        }
         let id = self
             .mcap
             .add_channel(schema, topic, MESSAGE_ENCODING, &meta)

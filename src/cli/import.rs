@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use mosaico_bridge::config::Timestamp;
 use mosaico_bridge::import::watch::{self, WatchEvent, WatchOptions};
 use mosaico_bridge::import::{bag_info, import, ImportOptions};
-use mosaico_bridge::ros::adapters::{AdapterOptions, ImageCompression};
+use mosaico_bridge::ros::adapters::{AdapterOptions, ImageCompression, TimestampSource};
 use mosaico_bridge::{OnError, SerializationFormat};
 use serde_json::Value;
 
@@ -75,6 +76,10 @@ pub struct ImportArgs {
     /// Storage format of image topics (`image`: ZSTD-22 on the legacy server, far slower).
     #[arg(long, default_value = "default")]
     pub image_format: SerializationFormat,
+    /// What timestamp_ns is: each message's log time in the bag (`receive`), or its
+    /// std_msgs/Header stamp (`header`; types without a header keep their log time).
+    #[arg(long, value_enum, default_value = "receive", value_name = "SOURCE")]
+    pub timestamp: Timestamp,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -120,6 +125,10 @@ fn options(args: &ImportArgs) -> Result<ImportOptions> {
                 },
             },
             image_format: args.image_format,
+            timestamp: match args.timestamp {
+                Timestamp::Receive => TimestampSource::ReceiveTime,
+                Timestamp::Header => TimestampSource::HeaderStamp,
+            },
         },
     })
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use mosaico_bridge::config::{Overrides, RecordConfig};
+use mosaico_bridge::config::{Overrides, RecordConfig, Timestamp};
 use mosaico_bridge::record::node::signals;
 use mosaico_bridge::record::{Ending, NodeReport, RecorderNode};
 use mosaico_bridge::transport;
@@ -46,6 +46,13 @@ pub struct RecordArgs {
     /// Diskless: no spool; a crash or an outage loses the part being recorded.
     #[arg(long)]
     pub no_spool: bool,
+    /// Stamp messages with ROS simulated time from /clock (config `use_sim_time`).
+    #[arg(long)]
+    pub use_sim_time: bool,
+    /// What every topic's timestamp_ns is, unless overridden per topic (config `timestamp`):
+    /// the receive time, or the message's std_msgs/Header stamp.
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub timestamp: Option<Timestamp>,
     /// Print the effective configuration (YAML) and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -127,6 +134,12 @@ pub async fn run(conn: &ConnArgs, a: RecordArgs) -> Result<ExitCode> {
     })?;
     if a.no_spool {
         cfg.spool.enabled = false;
+    }
+    if a.use_sim_time {
+        cfg.use_sim_time = true;
+    }
+    if let Some(t) = a.timestamp {
+        cfg.timestamp = t;
     }
     if let Some(ns) = ros.namespace {
         cfg.namespace = ns;

@@ -149,6 +149,16 @@ pub enum Compression {
     Jpeg,
 }
 
+/// What a message's `timestamp_ns` is: its receive time (ROS time: simulated with
+/// `use_sim_time`), or the stamp of its `std_msgs/Header`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Timestamp {
+    #[default]
+    Receive,
+    Header,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reliability {
@@ -219,6 +229,11 @@ pub struct RecordConfig {
     /// Per-topic settings, keyed by any label (ROS parameter names cannot hold `/`).
     pub overrides: BTreeMap<String, TopicOverride>,
     pub images: ImageConfig,
+    /// ROS simulated time (the standard ROS parameter): receive times are the last `/clock`
+    /// received, as rosbag2's `--use-sim-time`; zero until the first one.
+    pub use_sim_time: bool,
+    /// Every topic's `timestamp_ns` without an override.
+    pub timestamp: Timestamp,
     pub batch: BatchConfig,
     pub pool: PoolConfig,
     pub queue: QueueConfig,
@@ -252,6 +267,8 @@ impl Default for RecordConfig {
             topics: TopicSelection::default(),
             overrides: BTreeMap::new(),
             images: ImageConfig::default(),
+            use_sim_time: false,
+            timestamp: Timestamp::Receive,
             batch: BatchConfig::default(),
             pool: PoolConfig::default(),
             queue: QueueConfig::default(),
@@ -313,6 +330,8 @@ pub struct TopicOverride {
     /// Reader history depth.
     pub depth: Option<u32>,
     pub queue_bytes: Option<u64>,
+    /// `header`: store at the header stamp (types that start with a `std_msgs/Header`).
+    pub timestamp: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

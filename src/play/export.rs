@@ -91,7 +91,7 @@ pub async fn export(
     let mut w = SegmentWriter::create(&dir.join(&file), &facts)?;
     let mut channels = Vec::with_capacity(topics.len());
     for (t, _) in &topics {
-        channels.push(w.channel(&t.topic, &t.ros_type, &t.definition, &t.offered)?);
+        channels.push(w.channel(&t.topic, &t.ros_type, &t.definition, &t.offered, None)?);
     }
     let mut msgs = Messages::open(&topics, opts.range).await?;
     let mut counts = vec![0u64; channels.len()];

@@ -18,13 +18,15 @@ use tokio::sync::{mpsc, RwLock};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+use super::clock::RecordClock;
 use super::qos::reader_qos;
 use super::queue::{ByteQueue, Pushed, SharedBudget};
 use super::session::{PartSummary, Recording, Resume};
-use crate::config::{Compression, RecordConfig, TopicMatcher};
+use crate::config::{Compression, RecordConfig, Timestamp, TopicMatcher};
 use crate::error::{Error, Result};
 use crate::handlers::topic_writer::batch_bytes;
 use crate::handlers::{MosaicoClient, WriterState};
+use crate::ros::adapters::TimestampSource;
 use crate::ros::{adapter_or_raw, Adapter, AdapterOptions, ImageCompression, RosTopicInfo};
 use crate::transport::{GraphTopic, OnMessage, Qos, RawMessage, Subscription, Transport};
 use crate::upload::is_fault;
@@ -179,8 +181,7 @@ impl SessionOutcome {
 pub struct LiveSession {
     client: MosaicoClient,
     cfg: Arc<RecordConfig>,
-    transport: Arc<dyn Transport>,
-    matcher: Arc<TopicMatcher>,
+    graph: RosGraph,
     shared: Arc<Shared>,
     topics: BTreeMap<String, LiveTopic>,
     budget: Arc<SharedBudget>,
@@ -196,8 +197,7 @@ impl LiveSession {
     pub async fn start(
         client: MosaicoClient,
         cfg: Arc<RecordConfig>,
-        transport: Arc<dyn Transport>,
-        matcher: Arc<TopicMatcher>,
+        graph: RosGraph,
         host: &str,
         counter: u32,
         resume: Option<&Resume>,
@@ -218,8 +218,7 @@ impl LiveSession {
             }),
             client,
             cfg,
-            transport,
-            matcher,
+            graph,
             topics: BTreeMap::new(),
             part_started: std::time::Instant::now(),
             last_check: std::time::Instant::now(),
@@ -242,9 +241,7 @@ impl LiveSession {
         if self.fault().is_some() {
             return;
         }
-        for t in new_topics(&*self.transport, &self.matcher, |n| {
-            self.topics.contains_key(n)
-        }) {
+        for t in new_topics(&self.graph, |n| self.topics.contains_key(n)) {
             if let Err(e) = self.subscribe(&t) {
                 warn!(topic = %t.name, error = %e, "cannot record this topic");
             }
@@ -253,7 +250,12 @@ impl LiveSession {
 
     fn subscribe(&mut self, t: &GraphTopic) -> Result<()> {
         let over = self.cfg.override_for(&t.name);
-        let qos = reader_qos(&t.ros_type, &t.publishers, self.transport.backend(), over);
+        let qos = reader_qos(
+            &t.ros_type,
+            &t.publishers,
+            self.graph.transport.backend(),
+            over,
+        );
         let adapter = adapter_or_raw(
             &t.ros_type,
             self.client.generation(),
@@ -263,8 +265,8 @@ impl LiveSession {
         if raw {
             warn!(topic = %t.name, ros_type = %t.ros_type, "no typed mapping: stored as raw CDR");
         }
-        let (queue, stats, sub) =
-            subscribe_queued(&self.cfg, &*self.transport, &self.budget, t, qos)?;
+        warn_if_unstampable(&self.cfg, t);
+        let (queue, stats, sub) = subscribe_queued(&self.cfg, &self.graph, &self.budget, t, qos)?;
 
         let (tx, rx) = mpsc::channel::<Chunk>(2);
         let forward = tokio::spawn({
@@ -566,6 +568,7 @@ pub fn adapter_options(cfg: &RecordConfig, topic: &str) -> AdapterOptions {
     let quality = o
         .and_then(|o| o.jpeg_quality)
         .unwrap_or(cfg.images.jpeg_quality);
+    let stamp = o.and_then(|o| o.timestamp).unwrap_or(cfg.timestamp);
     AdapterOptions {
         image: match compression {
             Compression::None => ImageCompression::Raw,
@@ -573,21 +576,41 @@ pub fn adapter_options(cfg: &RecordConfig, topic: &str) -> AdapterOptions {
             Compression::Jpeg => ImageCompression::Jpeg { quality },
         },
         image_format: cfg.images.serialization_format,
+        timestamp: match stamp {
+            Timestamp::Header => TimestampSource::HeaderStamp,
+            Timestamp::Receive if cfg.use_sim_time => TimestampSource::SimTime,
+            Timestamp::Receive => TimestampSource::ReceiveTime,
+        },
     }
+}
+
+/// Says so when a topic asked for header stamps cannot have them (it is recorded at receive time).
+pub(super) fn warn_if_unstampable(cfg: &RecordConfig, t: &GraphTopic) {
+    if adapter_options(cfg, &t.name).timestamp == TimestampSource::HeaderStamp
+        && !crate::ros::adapters::starts_with_header(&t.ros_type)
+    {
+        warn!(topic = %t.name, ros_type = %t.ros_type, "timestamp: header, but this type does not start with a std_msgs/Header (or the bridge does not know its definition): recorded at receive time");
+    }
+}
+
+/// The ROS side of a session: the transport, the topics selected in its graph, and the clock that
+/// stamps what arrives.
+#[derive(Clone)]
+pub struct RosGraph {
+    pub transport: Arc<dyn Transport>,
+    pub matcher: Arc<TopicMatcher>,
+    pub clock: RecordClock,
 }
 
 /// Selected topics of the graph not `known` yet; the node's own publications (e.g. /diagnostics)
 /// are never recorded.
-pub(super) fn new_topics(
-    transport: &dyn Transport,
-    matcher: &TopicMatcher,
-    known: impl Fn(&str) -> bool,
-) -> Vec<GraphTopic> {
-    let me = transport.node_name();
-    transport
+pub(super) fn new_topics(graph: &RosGraph, known: impl Fn(&str) -> bool) -> Vec<GraphTopic> {
+    let me = graph.transport.node_name();
+    graph
+        .transport
         .graph()
         .into_iter()
-        .filter(|t| !known(&t.name) && matcher.matches(&t.name))
+        .filter(|t| !known(&t.name) && graph.matcher.matches(&t.name))
         .filter(|t| {
             t.publishers.is_empty() || !t.publishers.iter().all(|p| p.node.as_deref() == Some(&*me))
         })
@@ -605,7 +628,7 @@ pub(super) type Intake = (
 /// budget, sharing `budget`), counting what arrives.
 pub(super) fn subscribe_queued(
     cfg: &RecordConfig,
-    transport: &dyn Transport,
+    graph: &RosGraph,
     budget: &Arc<SharedBudget>,
     t: &GraphTopic,
     qos: Qos,
@@ -616,8 +639,15 @@ pub(super) fn subscribe_queued(
         .unwrap_or(cfg.queue.max_bytes_per_topic);
     let queue = Arc::new(ByteQueue::new(limit, cfg.queue.policy, budget.clone()));
     let stats = Arc::new(TopicStats::default());
-    let callback = on_message(t.name.clone(), queue.clone(), stats.clone());
-    let sub = transport.subscribe(&t.name, &t.ros_type, qos, callback)?;
+    let callback = on_message(
+        t.name.clone(),
+        queue.clone(),
+        stats.clone(),
+        graph.clock.clone(),
+    );
+    let sub = graph
+        .transport
+        .subscribe(&t.name, &t.ros_type, qos, callback)?;
     Ok((queue, stats, sub))
 }
 
@@ -626,8 +656,10 @@ fn on_message(
     topic: String,
     queue: Arc<ByteQueue<RawMessage>>,
     stats: Arc<TopicStats>,
+    clock: RecordClock,
 ) -> OnMessage {
-    Arc::new(move |m: RawMessage| {
+    Arc::new(move |mut m: RawMessage| {
+        clock.stamp(&mut m);
         stats.received(m.cdr.len());
         let size = m.cdr.len() as u64;
         let dropped = match queue.push_blocking(m, size) {

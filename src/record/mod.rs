@@ -14,6 +14,7 @@
 //! * [`node`]: the node: services, discovery, splits, faults, shutdown; [`notify`]: readiness for
 //!   the service manager.
 
+pub mod clock;
 pub mod diagnostics;
 pub mod live;
 pub mod node;

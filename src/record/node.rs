@@ -10,11 +10,12 @@ use tokio::sync::mpsc;
 use tokio::time::{interval, Instant, MissedTickBehavior};
 use tracing::{error, info, warn};
 
+use super::clock::RecordClock;
 use super::diagnostics::{self, NodeState, RateMeter};
-use super::live::{adapter_options, LiveSession, SessionOutcome, TopicStatus};
+use super::live::{adapter_options, LiveSession, RosGraph, SessionOutcome, TopicStatus};
 use super::session::Resume;
 use super::spooled::SpooledSession;
-use crate::config::{RecordConfig, TopicMatcher};
+use crate::config::RecordConfig;
 use crate::control::channel::{ConnectOptions, ServerAddr, Tls};
 use crate::error::{Error, Result};
 use crate::handlers::MosaicoClient;
@@ -128,7 +129,7 @@ impl NodeReport {
 pub struct RecorderNode {
     cfg: Arc<RecordConfig>,
     transport: Arc<dyn Transport>,
-    matcher: Arc<TopicMatcher>,
+    graph: RosGraph,
     host: String,
     counter: u32,
     client: Option<MosaicoClient>,
@@ -167,10 +168,19 @@ impl RecorderNode {
             )
             .map_err(|e| warn!(error = %e, "no loss-event publisher; losses go to the log only"))
             .ok();
+        let clock = if cfg.use_sim_time {
+            RecordClock::sim(&*transport)?
+        } else {
+            RecordClock::system()
+        };
         Ok(RecorderNode {
             cfg: Arc::new(cfg),
+            graph: RosGraph {
+                transport: transport.clone(),
+                matcher: Arc::new(matcher),
+                clock,
+            },
             transport,
-            matcher: Arc::new(matcher),
             host: diagnostics::hostname(),
             counter: 0,
             client: None,
@@ -301,8 +311,7 @@ impl RecorderNode {
             }
             return match SpooledSession::start(
                 self.cfg.clone(),
-                self.transport.clone(),
-                self.matcher.clone(),
+                self.graph.clone(),
                 up,
                 &self.host,
                 self.counter,
@@ -321,8 +330,7 @@ impl RecorderNode {
         match LiveSession::start(
             client,
             self.cfg.clone(),
-            self.transport.clone(),
-            self.matcher.clone(),
+            self.graph.clone(),
             &self.host,
             self.counter,
             resume.as_ref(),
@@ -378,7 +386,7 @@ impl RecorderNode {
         let rates = self.rates.rates(&topics);
         let cdr = diagnostics::diagnostics(
             &self.transport.node_name(),
-            now_ns(),
+            self.graph.clock.now_ns(),
             &node_state,
             uplink.as_ref(),
             &topics,

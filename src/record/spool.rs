@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
+use super::clock::RecordClock;
 use crate::bag::writer::ChunkCounts;
 use crate::bag::{BagError, SegmentWriter};
 use crate::config::{RecordConfig, WhenFull};
@@ -37,6 +38,8 @@ pub struct SpoolTopic {
     pub ros_type: String,
     pub definition: String,
     pub offered: Vec<Qos>,
+    /// The topic's `timestamp_ns` choice when not the receive time (see [`crate::bag::TIMESTAMP_KEY`]).
+    pub timestamp: Option<&'static str>,
     pub counts: SpoolCounts,
 }
 
@@ -103,6 +106,8 @@ struct Writer {
     nothing_to_delete: Option<Instant>,
     full_logged: bool,
     topics: BTreeMap<String, Arc<SpoolTopic>>,
+    /// What messages are stamped with: a split cuts by the same time.
+    clock: RecordClock,
 }
 
 struct SyncJob {
@@ -130,6 +135,7 @@ impl SpoolWriter {
         cfg: Arc<RecordConfig>,
         first_part: u32,
         progress: Arc<SpoolProgress>,
+        clock: RecordClock,
     ) -> Result<Self, BagError> {
         let root = cfg.spool.root();
         let seg =
@@ -162,6 +168,7 @@ impl SpoolWriter {
             root,
             dir: dir.clone(),
             cfg,
+            clock,
             progress: progress.clone(),
             current: Open {
                 part: first_part,
@@ -226,7 +233,7 @@ impl Writer {
             match cmd {
                 Ok(Some(Cmd::Messages(topic, msgs))) => self.append(&topic, msgs),
                 Ok(Some(Cmd::Split(reply))) => {
-                    let part = self.rotate(now_ns());
+                    let part = self.rotate(self.clock.now_ns());
                     let _ = reply.send(part);
                 }
                 Ok(Some(Cmd::Close(reply))) => {
@@ -250,7 +257,7 @@ impl Writer {
                 next_sync = Instant::now() + period;
             }
             if self.split_due() {
-                self.rotate(now_ns());
+                self.rotate(self.clock.now_ns());
             }
         }
     }
@@ -390,6 +397,7 @@ impl Writer {
                     &topic.ros_type,
                     &topic.definition,
                     &topic.offered,
+                    topic.timestamp,
                 )
                 .and_then(|ch| target.seg.write(ch, m.received_ns.max(0) as u64, &m.cdr));
             match r {

@@ -12,14 +12,15 @@ use chrono::Utc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::live::{new_topics, subscribe_queued, SessionOutcome, TopicStatus};
+use super::live::{new_topics, subscribe_queued, RosGraph, SessionOutcome, TopicStatus};
 use super::qos::reader_qos;
 use super::queue::{ByteQueue, SharedBudget};
 use super::session::{recording_metadata, recording_name};
 use super::spool::{SpoolTopic, SpoolWriter};
-use crate::config::{RecordConfig, TopicMatcher};
+use crate::config::RecordConfig;
 use crate::error::{Error, Result};
-use crate::transport::{GraphTopic, Qos, RawMessage, Subscription, Transport};
+use crate::ros::adapters::TimestampSource;
+use crate::transport::{GraphTopic, Qos, RawMessage, Subscription};
 use crate::upload::follow::SpoolProgress;
 use crate::upload::pipe::{TopicReport, TopicStats};
 use crate::upload::spool_dir::{self, SessionDir, SessionFacts};
@@ -43,8 +44,7 @@ struct SpooledTopic {
 /// A recording session that writes to the spool.
 pub struct SpooledSession {
     cfg: Arc<RecordConfig>,
-    transport: Arc<dyn Transport>,
-    matcher: Arc<TopicMatcher>,
+    graph: RosGraph,
     uploader: Arc<Uploader>,
     spool: Option<SpoolWriter>,
     topics: BTreeMap<String, SpooledTopic>,
@@ -58,8 +58,7 @@ impl SpooledSession {
     /// Starts a session in the spool and subscribes to what is in the graph.
     pub fn start(
         cfg: Arc<RecordConfig>,
-        transport: Arc<dyn Transport>,
-        matcher: Arc<TopicMatcher>,
+        graph: RosGraph,
         uploader: Arc<Uploader>,
         host: &str,
         counter: u32,
@@ -117,8 +116,9 @@ impl SpooledSession {
                 },
             ),
         };
-        let started =
-            dir.and_then(|dir| SpoolWriter::start(dir, cfg.clone(), first_part, progress));
+        let started = dir.and_then(|dir| {
+            SpoolWriter::start(dir, cfg.clone(), first_part, progress, graph.clock.clone())
+        });
         let spool = match started {
             Ok(s) => s,
             Err(e) => {
@@ -130,8 +130,7 @@ impl SpooledSession {
         let mut s = SpooledSession {
             budget: SharedBudget::new(cfg.queue.max_bytes_total),
             cfg,
-            transport,
-            matcher,
+            graph,
             uploader,
             spool: Some(spool),
             topics: BTreeMap::new(),
@@ -155,9 +154,7 @@ impl SpooledSession {
     pub fn discover(&mut self) {
         let Some(spool) = &self.spool else { return };
         let sender = spool.sender();
-        for t in new_topics(&*self.transport, &self.matcher, |n| {
-            self.topics.contains_key(n)
-        }) {
+        for t in new_topics(&self.graph, |n| self.topics.contains_key(n)) {
             if let Err(e) = self.subscribe(&t, sender.clone()) {
                 warn!(topic = %t.name, error = %e, "cannot record this topic");
             }
@@ -166,9 +163,14 @@ impl SpooledSession {
 
     fn subscribe(&mut self, t: &GraphTopic, sender: super::spool::SpoolSender) -> Result<()> {
         let over = self.cfg.override_for(&t.name);
-        let qos = reader_qos(&t.ros_type, &t.publishers, self.transport.backend(), over);
-        let (queue, stats, sub) =
-            subscribe_queued(&self.cfg, &*self.transport, &self.budget, t, qos)?;
+        let qos = reader_qos(
+            &t.ros_type,
+            &t.publishers,
+            self.graph.transport.backend(),
+            over,
+        );
+        super::live::warn_if_unstampable(&self.cfg, t);
+        let (queue, stats, sub) = subscribe_queued(&self.cfg, &self.graph, &self.budget, t, qos)?;
         let spool = Arc::new(SpoolTopic {
             name: t.name.clone(),
             ros_type: t.ros_type.clone(),
@@ -176,6 +178,10 @@ impl SpooledSession {
                 .unwrap_or_default()
                 .to_string(),
             offered: t.publishers.iter().map(|p| p.qos).collect(),
+            timestamp: match super::live::adapter_options(&self.cfg, &t.name).timestamp {
+                TimestampSource::ReceiveTime => None,
+                other => Some(other.as_str()),
+            },
             counts: Default::default(),
         });
         let forward = tokio::spawn({

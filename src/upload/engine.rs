@@ -21,7 +21,9 @@ use crate::bag::reader::End;
 use crate::bag::{BagError, BagMessage, SegmentReader};
 use crate::error::{Error, Result};
 use crate::handlers::{MosaicoClient, SequenceWriter};
-use crate::ros::adapters::{adapter_or_raw, Adapter, AdapterOptions, RosTopicInfo};
+use crate::ros::adapters::{
+    adapter_or_raw, Adapter, AdapterOptions, RosTopicInfo, TimestampSource,
+};
 use crate::upload::latency::LatencyBook;
 use crate::upload::pipe::{run_topic, Chunk, SequenceSink, TopicReport, TopicSink, TopicStats};
 
@@ -234,7 +236,15 @@ struct TopicTask {
     stats: Arc<TopicStats>,
 }
 
-type Spawn = (String, RosTopicInfo, mpsc::Receiver<Chunk>, Arc<TopicStats>);
+/// A topic to start: its name, what is known of it, its chunks, its counters, and the timestamp
+/// choice its spool channel was recorded with.
+type Spawn = (
+    String,
+    RosTopicInfo,
+    mpsc::Receiver<Chunk>,
+    Arc<TopicStats>,
+    Option<TimestampSource>,
+);
 
 /// Uploads every selected message of `source` into `target`; `progress(messages_read)` is called
 /// as the reader goes. Returns `Err` only when the source itself cannot be read.
@@ -286,12 +296,22 @@ where
                                 .map(Value::String),
                         };
                         let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+                        // Log times in simulated time say nothing of the wall-clock latency.
+                        let sim = c.timestamp_source.as_deref() == Some("sim_time");
                         let stats = Arc::new(match &latency {
-                            Some(book) => TopicStats::measured(book.clone(), &c.topic),
-                            None => TopicStats::default(),
+                            Some(book) if !sim => TopicStats::measured(book.clone(), &c.topic),
+                            _ => TopicStats::default(),
                         });
                         spawn_tx
-                            .send((c.topic.clone(), info, rx, stats.clone()))
+                            .send((
+                                c.topic.clone(),
+                                info,
+                                rx,
+                                stats.clone(),
+                                c.timestamp_source
+                                    .as_deref()
+                                    .and_then(TimestampSource::from_name),
+                            ))
                             .ok()?;
                         Some(TopicTask {
                             tx,
@@ -339,8 +359,12 @@ where
     };
 
     let mut handles = Vec::new();
-    while let Some((topic, info, rx, stats)) = spawn_rx.recv().await {
-        let adapter = adapter_or_raw(&info.ros_type, client.generation(), &adapters(&topic));
+    while let Some((topic, info, rx, stats, recorded_as)) = spawn_rx.recv().await {
+        let mut opts = adapters(&topic);
+        if let Some(t) = recorded_as {
+            opts.timestamp = t;
+        }
+        let adapter = adapter_or_raw(&info.ros_type, client.generation(), &opts);
         if adapter.is_raw() {
             warn!(%topic, ros_type = %info.ros_type, "no typed mapping: stored as raw CDR");
         }

@@ -249,6 +249,7 @@ pub async fn run_topic(
 ) -> TopicReport {
     let raw = adapter.is_raw();
     let mut adapter = Some(adapter);
+    let mut unstamped_told = false;
     while let Some(chunk) = rx.recv().await {
         let Some(mut a) = adapter.take() else {
             TopicStats::add(&stats.lost, chunk.len() as u64);
@@ -271,6 +272,10 @@ pub async fn run_topic(
                 continue;
             }
         };
+        if a.unstamped() > 0 && !unstamped_told {
+            warn!(%topic, "messages with a zero header stamp: stored at their receive time");
+            unstamped_told = true;
+        }
         if let Some((_, e)) = out.errors.last() {
             TopicStats::add(&stats.malformed, out.errors.len() as u64);
             stats.detail.lock().expect("stats lock").last_malformed = Some(e.to_string());

@@ -724,6 +724,7 @@ pub fn repair(
                     &m.channel.ros_type,
                     m.channel.definition.as_deref().unwrap_or(""),
                     &m.channel.offered(),
+                    m.channel.timestamp_source.as_deref(),
                 )?;
                 channels.insert(m.channel.id, c);
                 c

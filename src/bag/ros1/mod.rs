@@ -417,6 +417,7 @@ impl Ros1Reader {
             ros_type,
             definition,
             qos_yaml,
+            timestamp_source: None,
         });
         self.connections.insert(id, Connection { channel, ty });
         Ok(())

@@ -8,7 +8,8 @@
 //! [`Ontology`], never from here).
 //!
 //! Mapping rules (the current SDK's adapters, without the old Python bridge's bugs):
-//! * `timestamp_ns` = the receive / bag record time given to `push`, never the header stamp.
+//! * `timestamp_ns` = the receive / bag record time given to `push`, or the header stamp when the
+//!   topic is recorded by it ([`TimestampSource`]; the topic metadata says which).
 //! * The ROS header goes into the data `header` column; on the legacy generation also into the
 //!   envelope `message_header` (as the legacy bridge did). The current generation leaves `header`
 //!   null when the ROS header is empty (zero stamp and empty frame), as the current SDK does.
@@ -25,7 +26,10 @@ mod columns;
 mod family;
 pub mod image;
 pub mod rows;
+mod stamp;
 mod table;
+
+pub use stamp::{header_stamp_ns, starts_with_header, TimestampSource};
 
 /// Ontology rows → ROS 2 CDR: the inverse of the adapters, for replay and export.
 ///
@@ -60,6 +64,9 @@ pub struct AdapterOptions {
     /// legacy server compresses `image`-format topics with ZSTD-22, about 3 MB/s of 1080p frames,
     /// against about 290 MB/s for `default`; readers do not care which.
     pub image_format: SerializationFormat,
+    /// What `timestamp_ns` holds. `HeaderStamp` applies only to types that start with a
+    /// `std_msgs/Header` ([`Adapter::timestamp_source`] tells what was applied).
+    pub timestamp: TimestampSource,
 }
 
 impl Default for AdapterOptions {
@@ -67,6 +74,7 @@ impl Default for AdapterOptions {
         AdapterOptions {
             image: ImageCompression::Raw,
             image_format: SerializationFormat::Default,
+            timestamp: TimestampSource::ReceiveTime,
         }
     }
 }
@@ -152,6 +160,9 @@ pub struct Adapter {
     ty: &'static OntologyType,
     format: SerializationFormat,
     raw: bool,
+    timestamp: TimestampSource,
+    /// Messages whose header stamp was zero, stored at their receive time instead.
+    unstamped: u64,
     inner: Box<dyn Convert>,
 }
 
@@ -209,13 +220,36 @@ impl Adapter {
     /// Decodes one message (raw CDR, encapsulation header included) and appends it. On error nothing
     /// is appended: the caller counts the error and goes on.
     pub fn push(&mut self, timestamp_ns: i64, cdr: &[u8]) -> Result<(), RosError> {
-        self.inner.push(timestamp_ns, cdr)
+        let ts = self.stamp(timestamp_ns, cdr)?;
+        self.inner.push(ts, cdr)
     }
 
     /// Like [`Adapter::push`] for a message already in [`bytes::Bytes`]: large blobs (image, cloud)
     /// are sliced out of it instead of copied while decoding.
     pub fn push_bytes(&mut self, timestamp_ns: i64, cdr: &bytes::Bytes) -> Result<(), RosError> {
-        self.inner.push_bytes(timestamp_ns, cdr)
+        let ts = self.stamp(timestamp_ns, cdr)?;
+        self.inner.push_bytes(ts, cdr)
+    }
+
+    fn stamp(&mut self, received_ns: i64, cdr: &[u8]) -> Result<i64, RosError> {
+        if self.timestamp != TimestampSource::HeaderStamp {
+            return Ok(received_ns);
+        }
+        Ok(header_stamp_ns(cdr)?.unwrap_or_else(|| {
+            self.unstamped += 1;
+            received_ns
+        }))
+    }
+
+    /// What `timestamp_ns` holds for this topic.
+    pub fn timestamp_source(&self) -> TimestampSource {
+        self.timestamp
+    }
+
+    /// Messages stored at their receive time because their header stamp was zero (header-stamp
+    /// topics only), since the adapter was made.
+    pub fn unstamped(&self) -> u64 {
+        self.unstamped
     }
 
     /// Messages appended since the last [`Adapter::finish`].
@@ -255,10 +289,23 @@ impl Adapter {
 
     /// How to create the Mosaico topic: tag, format, schema and metadata (ROS type, definition, QoS).
     pub fn topic_options(&self, info: &RosTopicInfo, user_metadata: Value) -> TopicOptions {
+        let mut metadata = topic_metadata(self.generation, info, user_metadata);
+        let source = Value::String(self.timestamp.as_str().into());
+        match (self.generation, &mut metadata) {
+            (Generation::Current, Value::Object(m)) => {
+                if let Some(Value::Object(ros)) = m.get_mut("_ros_") {
+                    ros.insert("timestamp_source".into(), source);
+                }
+            }
+            (Generation::Legacy, Value::Object(m)) => {
+                m.insert("ros:timestamp_source".into(), source);
+            }
+            _ => {}
+        }
         TopicOptions::new(self.ty.tag.clone())
             .format(self.format)
             .schema(self.ty.schema.clone())
-            .metadata(topic_metadata(self.generation, info, user_metadata))
+            .metadata(metadata)
     }
 }
 
@@ -295,13 +342,29 @@ pub fn adapter_with(
         ty,
         format,
         raw: false,
+        timestamp: applicable(opts.timestamp, ros_type),
+        unstamped: 0,
         inner,
     })
 }
 
 /// The typed adapter when there is one, else the raw-CDR adapter: every topic is recorded.
 pub fn adapter_or_raw(ros_type: &str, generation: Generation, opts: &AdapterOptions) -> Adapter {
-    adapter_with(ros_type, generation, opts).unwrap_or_else(|| raw_adapter(ros_type, generation))
+    adapter_with(ros_type, generation, opts).unwrap_or_else(|| {
+        let mut a = raw_adapter(ros_type, generation);
+        a.timestamp = applicable(opts.timestamp, ros_type);
+        a
+    })
+}
+
+/// `HeaderStamp` falls back to the receive time for types without a leading header.
+fn applicable(wanted: TimestampSource, ros_type: &str) -> TimestampSource {
+    match wanted {
+        TimestampSource::HeaderStamp if !starts_with_header(ros_type) => {
+            TimestampSource::ReceiveTime
+        }
+        other => other,
+    }
 }
 
 /// Stores messages as they came: the CDR bytes (encapsulation header included) per row.
@@ -314,6 +377,8 @@ pub fn raw_adapter(ros_type: &str, generation: Generation) -> Adapter {
         ty,
         format: ty.format,
         raw: true,
+        timestamp: TimestampSource::ReceiveTime,
+        unstamped: 0,
         inner: Box::new(family::raw::RawConv::new(generation)),
     }
 }
