@@ -90,7 +90,7 @@ fi
 # Not the DDS ones (each records into its own server inside a network namespace), not
 # record_faults (it kills and restarts its server), not sdk_interop (the official SDK needs a
 # current-generation server; this mosaicod speaks legacy).
-REAL_TESTS=(cli errors export import lifecycle query record record_spool roundtrip)
+REAL_TESTS=(cancel cli errors export import lifecycle query record record_spool roundtrip)
 named=() prev=
 for a in "$@"; do
   [[ $prev == --test ]] && named+=("$a")

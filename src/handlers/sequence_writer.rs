@@ -382,9 +382,9 @@ async fn apply_policy(s: &Shared, policy: OnError, reason: &str) -> WriterState 
     let (c, session) = (&s.client, &s.session);
     match policy {
         OnError::Delete => {
-            for w in &writers {
-                w.cancel().await;
-            }
+            // Every stream refused by the server before the session goes: a stream still being
+            // handled could write its data after the delete.
+            futures::future::join_all(writers.iter().map(|w| w.cancel())).await;
             if let Err(e) = c.protocol.discard(&c.control, session).await {
                 error!(sequence = %session.sequence, error = %e, "could not discard the session; its data may remain on the server");
             } else {

@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use tracing::warn;
 
 use super::client::ClientInner;
-use crate::data::put::{Upload, UploadStats};
+use crate::data::put::{Discard, Upload, UploadStats};
 use crate::error::{Error, Result};
 use crate::ontology::SerializationFormat;
 use crate::protocol::Target;
@@ -392,8 +392,8 @@ impl TopicWriter {
                     st.upload.finish().await
                 }
                 Err(e) => {
-                    // Never commit a topic that lost buffered rows: cancel instead.
-                    st.upload.cancel();
+                    // Never commit a topic that lost buffered rows: discard it instead.
+                    self.discard(&mut st).await;
                     Err(e)
                 }
             };
@@ -416,14 +416,21 @@ impl TopicWriter {
         }
     }
 
-    /// Cancels the upload: the server discards this topic's stream.
+    /// Cancels the upload and waits until the server has refused this topic's stream (see
+    /// [`crate::data::put`]): nothing of it is committed.
     pub async fn cancel(&self) {
         let mut st = self.inner.state.lock().await;
         if matches!(st.status, Status::Open) {
-            st.upload.cancel();
             st.pending.clear();
+            // Cancelled from here on, even if this future is dropped before the server answers.
             st.status = Status::Cancelled;
+            self.discard(&mut st).await;
         }
+    }
+
+    async fn discard(&self, st: &mut State) -> Discard {
+        // A stream the server did not refuse in time was reset; that is warned about there.
+        st.upload.discard().await
     }
 
     fn summary_of(&self, st: &State) -> TopicSummary {

@@ -706,13 +706,19 @@ impl FlightService for MosaicoFlight {
                     DecodedPayload::None => return Err(Status::internal("no data received")),
                 }
             }
+            let schema = schema.ok_or_else(|| Status::internal("missing schema"))?;
             if reset
                 .as_ref()
                 .is_some_and(super::reset::StreamReset::happened)
             {
+                // A reset is no discard on mosaicod: the data lands, unlocked (see write_reset).
+                self.store
+                    .lock()
+                    .expect("store")
+                    .write_reset(&locator, schema, batches)
+                    .map_err(status)?;
                 return Err(streaming_error("the client reset the stream"));
             }
-            let schema = schema.ok_or_else(|| Status::internal("missing schema"))?;
             self.store
                 .lock()
                 .expect("store")

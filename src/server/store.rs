@@ -270,6 +270,31 @@ impl Store {
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
     ) -> Outcome<()> {
+        self.write(locator, schema, batches)?;
+        let t = self.topic_mut(locator)?;
+        t.locked = true;
+        t.completed_ns = Some(now_ns());
+        Ok(())
+    }
+
+    /// What mosaicod does with a stream the client reset (measured): tonic hands it the reset as
+    /// an end of stream, so it writes the data file and its chunk row, and hyper drops it before
+    /// the lock. The data is there and DoGet reads it; the topic stays unlocked.
+    pub fn write_reset(
+        &mut self,
+        locator: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Outcome<()> {
+        self.write(locator, schema, batches)
+    }
+
+    fn write(
+        &mut self,
+        locator: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Outcome<()> {
         let t = self.topic_mut(locator)?;
         let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
         let has_rows = !batches.is_empty();
@@ -281,8 +306,6 @@ impl Store {
         if has_rows {
             t.chunks += 1;
         }
-        t.locked = true;
-        t.completed_ns = Some(now_ns());
         Ok(())
     }
 
