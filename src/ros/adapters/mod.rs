@@ -12,8 +12,12 @@
 //! * The ROS header goes into the data `header` column; on the legacy generation also into the
 //!   envelope `message_header` (as the legacy bridge did). The current generation leaves `header`
 //!   null when the ROS header is empty (zero stamp and empty frame), as the current SDK does.
-//! * Covariances are kept only when they carry information (some element > 0), including the
-//!   36-element one of `*WithCovarianceStamped` (the old bridge dropped it).
+//! * Covariances and variances are stored null only when all `+0.0` (ROS's "unknown", what a null
+//!   reads back as), including the 36-element one of `*WithCovarianceStamped` (the old bridge
+//!   dropped it); anything else — REP 145's leading -1, negative or `-0.0` values — as received,
+//!   so replay gives back the bytes. Likewise the other SDK "null" rules apply to their canonical
+//!   form only: Imu's "no orientation" (covariance `[-1, 0, …]`, zero quaternion), NavSatFix's
+//!   `STATUS_UNKNOWN` with service 0, CameraInfo's 0 × 0 binning.
 //! * `sensor_msgs/msg/RegionOfInterest` matched by its ROS 2 name; CompressedImage format strings
 //!   normalised to the accepted set (`raw png jpeg tiff h264 hevc`).
 //! * MagneticField → `Magnetometer` in **microtesla** (ROS: tesla; ×1e6, covariance ×1e12) as the
@@ -133,6 +137,24 @@ pub fn topic_metadata(generation: Generation, info: &RosTopicInfo, user: Value) 
     Value::Object(out)
 }
 
+/// Writes `hints` into a topic metadata built by [`topic_metadata`] (read back by
+/// [`rows::TopicHints::from_metadata`]).
+fn add_hints(generation: Generation, hints: &rows::TopicHints, meta: &mut Value) {
+    let Value::Object(m) = meta else { return };
+    for (key, v) in hints.entries() {
+        match generation {
+            Generation::Current => {
+                if let Some(Value::Object(ros)) = m.get_mut("_ros_") {
+                    ros.insert(key.into(), v);
+                }
+            }
+            Generation::Legacy => {
+                m.insert(format!("ros:{key}"), v);
+            }
+        }
+    }
+}
+
 /// The per-type conversion behind an [`Adapter`].
 pub(crate) trait Convert: Send + Sync {
     fn push(&mut self, timestamp_ns: i64, cdr: &[u8]) -> Result<(), RosError>;
@@ -143,6 +165,10 @@ pub(crate) trait Convert: Send + Sync {
     fn len(&self) -> usize;
     /// Bytes held by large variable-size columns (images, clouds, raw messages).
     fn buffered_bytes(&self) -> usize;
+    /// What the topic's metadata must carry beside the rows (see [`rows::TopicHints`]).
+    fn hints(&self) -> rows::TopicHints {
+        rows::TopicHints::default()
+    }
 }
 
 /// Converts one ROS topic's messages into batches of one ontology type.
@@ -253,12 +279,17 @@ impl Adapter {
         }
     }
 
-    /// How to create the Mosaico topic: tag, format, schema and metadata (ROS type, definition, QoS).
+    /// How to create the Mosaico topic: tag, format, schema and metadata (ROS type, definition, QoS,
+    /// and the [`rows::TopicHints`] of the messages converted so far: topics are created when
+    /// their first batch is written, so a topic-wide value such as a CompressedImage format string
+    /// is known by then).
     pub fn topic_options(&self, info: &RosTopicInfo, user_metadata: Value) -> TopicOptions {
+        let mut meta = topic_metadata(self.generation, info, user_metadata);
+        add_hints(self.generation, &self.inner.hints(), &mut meta);
         TopicOptions::new(self.ty.tag.clone())
             .format(self.format)
             .schema(self.ty.schema.clone())
-            .metadata(topic_metadata(self.generation, info, user_metadata))
+            .metadata(meta)
     }
 }
 

@@ -31,7 +31,7 @@ use arrow::array::{ArrayBuilder, BinaryBuilder, Int64Builder, RecordBatch};
 use arrow::datatypes::SchemaRef;
 
 use super::columns::{binary_len, Columns, HeaderB};
-use super::rows::Row;
+use super::rows::{Row, TopicHints};
 use super::{ts_builder, Convert};
 use crate::protocol::Generation;
 use crate::ros::cdr::{CdrCodec, CdrWriter, Endian};
@@ -48,6 +48,10 @@ pub(crate) trait Family: Send + Sync + 'static {
     fn finish(&mut self, cols: &mut Columns);
     fn bytes(&self) -> usize {
         0
+    }
+    /// What the topic's metadata must carry for the rows seen so far to encode back exactly.
+    fn hints(&self) -> TopicHints {
+        TopicHints::default()
     }
 }
 
@@ -93,6 +97,10 @@ impl<M: RosMessage, F: Family> Convert for Conv<M, F> {
 
     fn buffered_bytes(&self) -> usize {
         self.fam.bytes()
+    }
+
+    fn hints(&self) -> TopicHints {
+        self.fam.hints()
     }
 }
 

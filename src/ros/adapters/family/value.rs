@@ -34,9 +34,10 @@ impl ValueF {
     fn push(&mut self, h: &Header, value: f64, variance: f64) -> Result<(), RosError> {
         self.header.push(Some(h));
         self.value.append_value(value);
-        // 0 means unknown (SDK rule)
+        // +0.0 means unknown (SDK rule) and is what a null reads back as; anything else (negative,
+        // -0.0, NaN) is stored as received
         self.variance
-            .append_option((variance > 0.0).then_some(variance));
+            .append_option((variance.to_bits() != 0).then_some(variance));
         Ok(())
     }
 }
