@@ -36,7 +36,7 @@ from rosbags.typesys import Stores, get_typestore
 
 import mosaicolabs  # noqa: F401  (registers the SDK classes, the ROS bridge's PointCloud2 included)
 import mosaico_bridge_ontology  # registers Humidity, Illumination, RosMessageCdr
-from mosaicolabs import GPS, IMU, Image, Magnetometer, MosaicoClient
+from mosaicolabs import GPS, IMU, CompressedImage, Image, Magnetometer, MosaicoClient
 from mosaicolabs.bridges.ros.data_ontology import FrameTransform, PointCloud2
 from mosaicolabs.models.futures import LaserScan
 
@@ -178,6 +178,14 @@ def image(c, d, m):
     c.at("is_bigendian").eq(d.is_bigendian, bool(m.is_bigendian))
 
 
+def compressed_image(c, d, m):
+    """The codec in the column (the SDK's `ImageFormat`); the ROS string is in the topic metadata."""
+    header(c, d.header, m.header)
+    c.at("data").eq(d.data, bytes(m.data))
+    want = "jpeg" if "jpeg" in m.format.split() else m.format
+    c.at("format").eq(getattr(d.format, "value", d.format), want)
+
+
 def gps(c, d, m):
     header(c, d.header, m.header)
     p = c.at("position")
@@ -269,6 +277,7 @@ def raw_cdr(c, d, m, payload):
 TYPED = {
     "sensor_msgs/msg/Imu": (IMU, imu),
     "sensor_msgs/msg/Image": (Image, image),
+    "sensor_msgs/msg/CompressedImage": (CompressedImage, compressed_image),
     "sensor_msgs/msg/NavSatFix": (GPS, gps),
     "tf2_msgs/msg/TFMessage": (FrameTransform, frame_transform),
     "sensor_msgs/msg/PointCloud2": (PointCloud2, point_cloud),

@@ -85,7 +85,7 @@ async fn an_imported_bag_exports_back_equal_to_the_original() {
             );
             let report: Value = serde_json::from_slice(&cmp.stdout).unwrap();
             let topics = report.as_object().unwrap();
-            assert_eq!(topics.len(), 9, "every topic of the bag: {report}");
+            assert_eq!(topics.len(), 10, "every topic of the bag: {report}");
             for (t, r) in topics {
                 let n = r["count_a"].as_u64().unwrap();
                 assert!(n > 0, "{t}: {r}");

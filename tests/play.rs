@@ -91,7 +91,7 @@ fn an_imported_bag_plays_back_whole_in_order_and_on_time() {
         eprintln!("{generation}: timing {}", got["timing"]);
 
         let topics = got["topics"].as_object().unwrap();
-        assert_eq!(topics.len(), 9, "{got:#}");
+        assert_eq!(topics.len(), 10, "{got:#}");
         let mut expected_total = 0;
         for (topic, t) in topics {
             let expected = t["expected"].as_u64().unwrap();

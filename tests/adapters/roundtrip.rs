@@ -686,7 +686,7 @@ fn formerly_lossy(ros_type: &str, defs: &HashMap<String, Vec<Field>>, orig: &V) 
         let V::List(c) = c else { unreachable!() };
         !c.iter().any(|x| fv(x) > 0.0) && !c.iter().all(is_pos_zero)
     };
-    let var = |x: V| !(fv(&x) > 0.0) && !is_pos_zero(&x);
+    let var = |x: V| (fv(&x) <= 0.0 || fv(&x).is_nan()) && !is_pos_zero(&x);
     match ros_type {
         "sensor_msgs/msg/Imu" => {
             cov(f("angular_velocity_covariance"))
