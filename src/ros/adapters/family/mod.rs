@@ -151,6 +151,27 @@ fn check_room(b: &BinaryBuilder, more: usize) -> Result<(), RosError> {
     }
 }
 
+/// `x` converted by `to` (a unit conversion), moved by at most two ulps — the size of the
+/// conversion's own rounding error — to a double that `back` (the encoder's inverse) maps to `x`
+/// exactly, where one exists: replay then gives the bytes back. Where none does (`x` finer than
+/// the converted unit's doubles can tell apart, or out of range), the correctly rounded value.
+pub(crate) fn invertible(x: f64, to: impl Fn(f64) -> f64, back: impl Fn(f64) -> f64) -> f64 {
+    let y = to(x);
+    let exact = |c: f64| back(c).to_bits() == x.to_bits();
+    if !y.is_finite() || exact(y) {
+        return y;
+    }
+    [
+        y.next_up(),
+        y.next_down(),
+        y.next_up().next_up(),
+        y.next_down().next_down(),
+    ]
+    .into_iter()
+    .find(|&c| c.is_finite() && exact(c))
+    .unwrap_or(y)
+}
+
 fn no_header<M>(_: &M) -> Option<&Header> {
     None
 }

@@ -4,7 +4,7 @@
 
 use arrow::array::Float64Builder;
 
-use super::{cdr, conv, Family};
+use super::{cdr, conv, invertible, Family};
 use crate::protocol::Generation;
 use crate::ros::adapters::columns::{put_prim, Columns, HeaderB};
 use crate::ros::adapters::rows::Row;
@@ -63,8 +63,12 @@ pub(crate) fn temperature(gen: Generation) -> Box<dyn Convert> {
     conv::<sm::Temperature, _>(
         gen,
         ValueF::new(gen),
-        // °C → K as the ontology stores; a variance is the same in both
-        |m, f| f.push(&m.header, m.temperature + ZERO_C, m.variance),
+        // °C → K as the ontology stores (the double nearest the sum that the encoder's
+        // subtraction maps back exactly, where one exists); a variance is the same in both
+        |m, f| {
+            let k = invertible(m.temperature, |c| c + ZERO_C, |k| k - ZERO_C);
+            f.push(&m.header, k, m.variance)
+        },
         |m| Some(&m.header),
     )
 }
