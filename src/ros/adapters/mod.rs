@@ -19,9 +19,12 @@
 //!   form only: Imu's "no orientation" (covariance `[-1, 0, …]`, zero quaternion), NavSatFix's
 //!   `STATUS_UNKNOWN` with service 0, CameraInfo's 0 × 0 binning.
 //! * `sensor_msgs/msg/RegionOfInterest` matched by its ROS 2 name; CompressedImage format strings
-//!   normalised to the accepted set (`raw png jpeg tiff h264 hevc`).
+//!   normalised to the accepted set (`raw png jpeg tiff h264 hevc`), the first message's string
+//!   kept in the topic metadata, as is an Image `is_bigendian` byte the boolean column cannot hold
+//!   ([`rows::TopicHints`]: topic-wide values, for replay).
 //! * MagneticField → `Magnetometer` in **microtesla** (ROS: tesla; ×1e6, covariance ×1e12) as the
-//!   ontology documents; Temperature → **kelvin** (+273.15); FluidPressure → Pa unchanged;
+//!   ontology documents; Temperature → **kelvin** (+273.15), each the double within two ulps that
+//!   converts back exactly where one exists; FluidPressure → Pa unchanged;
 //!   RelativeHumidity → `Humidity` (fraction 0-1) and Illuminance → `Illumination` (lux), this
 //!   project's extension tags.
 
