@@ -13,8 +13,13 @@ connections added in reverse order so its ids differ; metadata.yaml lists both);
 /imu payload is left out, as it is no ROS 1 message either); `mcap-late` (as `mcap`, every message
 recorded LATE_NS = 7 ms after its header stamp, as a recorder downstream of a driver sees it).
 
-Topics: /imu (sensor_msgs/Imu, 100 msgs at 100 Hz, plus one garbage payload), /camera/image_raw
-(sensor_msgs/Image 16x8 rgb8, 3 msgs), /gps (sensor_msgs/NavSatFix, 5 msgs), /tf (tf2_msgs/TFMessage,
+Topics: /imu (sensor_msgs/Imu, 100 msgs at 100 Hz, plus one garbage payload; every 10th from the
+3rd with REP 145's "no orientation" covariance beside its quaternion and an angular velocity
+covariance [-1, 0, ...]), /camera/image_raw (sensor_msgs/Image 16x8 rgb8, 3 msgs),
+/camera/compressed (sensor_msgs/CompressedImage, 2 msgs of 32 bytes, format image_transport's
+"rgb8; jpeg compressed bgr8"), /gps
+(sensor_msgs/NavSatFix, 5 msgs, the 4th with status -2 service 1 and covariance type 2 beside a
+zero covariance), /tf (tf2_msgs/TFMessage,
 2 msgs), /diag_kv (diagnostic_msgs/KeyValue: no typed mapping, stored raw), /points
 (sensor_msgs/PointCloud2 8x4 points of float32 x, y, z, intensity, 3 msgs, the second with a NaN
 point and is_dense false), /scan (sensor_msgs/LaserScan, 16 ranges with inf, -inf and NaN among
@@ -185,6 +190,7 @@ def fill(rec):
         imu = w.add_connection("/imu", "sensor_msgs/msg/Imu", typestore=ts,
                                offered_qos_profiles=[qos(QosReliability.BEST_EFFORT, QosDurability.VOLATILE, 5)])
         cam = w.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=ts)
+        jpg = w.add_connection("/camera/compressed", "sensor_msgs/msg/CompressedImage", typestore=ts)
         gps = w.add_connection("/gps", "sensor_msgs/msg/NavSatFix", typestore=ts)
         tf = w.add_connection("/tf", "tf2_msgs/msg/TFMessage", typestore=ts,
                               offered_qos_profiles=[qos(QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, 1)])
@@ -196,12 +202,16 @@ def fill(rec):
         V3, Q = M["geometry_msgs/msg/Vector3"], M["geometry_msgs/msg/Quaternion"]
         for i in range(100):
             t = T0 + i * 10_000_000
+            # every 10th from the 3rd: REP 145 "no orientation" beside a quaternion, and a
+            # covariance with no positive element (both stored as received, for byte-exact replay)
+            no_estimate = np.zeros(9)
+            no_estimate[0] = -1.0
             m = M["sensor_msgs/msg/Imu"](
                 header=header(t, "imu_link"),
                 orientation=Q(x=0.0, y=0.0, z=0.0, w=1.0),
-                orientation_covariance=np.zeros(9),
+                orientation_covariance=no_estimate if i % 10 == 3 else np.zeros(9),
                 angular_velocity=V3(x=0.01 * i, y=0.0, z=0.0),
-                angular_velocity_covariance=np.zeros(9),
+                angular_velocity_covariance=no_estimate if i % 10 == 3 else np.zeros(9),
                 linear_acceleration=V3(x=0.5 * i, y=-1.0, z=9.81),
                 linear_acceleration_covariance=np.zeros(9),
             )
@@ -213,11 +223,17 @@ def fill(rec):
             data = np.array([(x * 7 + i * 13) & 0xFF for x in range(16 * 8 * 3)], dtype=np.uint8)
             m = M["sensor_msgs/msg/Image"](header=header(t, "cam"), height=8, width=16, encoding="rgb8", is_bigendian=0, step=48, data=data)
             w.write(cam, t, ts.serialize_cdr(m, "sensor_msgs/msg/Image"))
+        for i in range(2):
+            t = T0 + i * 100_000_000 + 5_000_000
+            data = np.array([0xFF, 0xD8] + [(x * 11 + i) & 0xFF for x in range(30)], dtype=np.uint8)
+            m = M["sensor_msgs/msg/CompressedImage"](header=header(t, "cam"), format="rgb8; jpeg compressed bgr8", data=data)
+            w.write(jpg, t, ts.serialize_cdr(m, "sensor_msgs/msg/CompressedImage"))
         for i in range(5):
             t = T0 + i * 200_000_000
-            st = M["sensor_msgs/msg/NavSatStatus"](status=0, service=1)
+            # the 4th: STATUS_UNKNOWN (-2) with a service, and a covariance type beside a zero covariance
+            st = M["sensor_msgs/msg/NavSatStatus"](status=-2 if i == 3 else 0, service=1)
             m = M["sensor_msgs/msg/NavSatFix"](header=header(t, "gps"), status=st, latitude=45.0 + i * 1e-4, longitude=9.0, altitude=120.0,
-                                              position_covariance=np.zeros(9), position_covariance_type=0)
+                                              position_covariance=np.zeros(9), position_covariance_type=2 if i == 3 else 0)
             w.write(gps, t, ts.serialize_cdr(m, "sensor_msgs/msg/NavSatFix"))
         TS, T, V = M["geometry_msgs/msg/TransformStamped"], M["geometry_msgs/msg/Transform"], M["geometry_msgs/msg/Vector3"]
         for i in range(2):

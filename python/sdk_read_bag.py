@@ -15,9 +15,9 @@ For every topic of the bag:
   stored), in order, row `timestamp_ns` = the bag's log time;
 * the values equal the bag's messages as `rosbags` deserializes them (Stores.ROS2_JAZZY): header stamp
   and frame (the header is null when the ROS header is empty), vectors, quaternions, covariances
-  (kept only when some element is > 0), image and point-cloud bytes exactly, laser ranges with NaN
+  (null only when all +0.0, "unknown"; anything else as received, REP 145's -1 included), image and point-cloud bytes exactly, laser ranges with NaN
   and ±inf, MagneticField in microtesla (tesla × 1e6, covariance × 1e12: compared to 1e-12
-  relative, the only inexact comparison), variances (0 = unknown = null), and for topics without a
+  relative, the only inexact comparison), variances (+0.0 = unknown = null), and for topics without a
   typed mapping the stored CDR bytes equal the bag's payload.
 
 Prints `ok <topic> <rows> <ClassName>` per topic that matches, `<rows>` being the rows compared
@@ -36,7 +36,7 @@ from rosbags.typesys import Stores, get_typestore
 
 import mosaicolabs  # noqa: F401  (registers the SDK classes, the ROS bridge's PointCloud2 included)
 import mosaico_bridge_ontology  # registers Humidity, Illumination, RosMessageCdr
-from mosaicolabs import GPS, IMU, Image, Magnetometer, MosaicoClient
+from mosaicolabs import GPS, IMU, CompressedImage, Image, Magnetometer, MosaicoClient
 from mosaicolabs.bridges.ros.data_ontology import FrameTransform, PointCloud2
 from mosaicolabs.models.futures import LaserScan
 
@@ -95,8 +95,13 @@ def f32s(a):
     return [float(x) for x in np.asarray(a, dtype=np.float32)]
 
 
+def pos_zero(x):
+    return float(x) == 0.0 and math.copysign(1.0, float(x)) > 0
+
+
 def valid_cov(c):
-    return any(float(x) > 0.0 for x in c)
+    """Stored (not null) unless every element is +0.0, ROS's "unknown"."""
+    return not all(pos_zero(x) for x in c)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,7 +127,7 @@ def header(c, got, ros_header):
 
 
 def vec(c, got, want, names="xyz", cov=None, cov_type=None):
-    """A Vector3d / Point3d / Quaternion: components exact, covariance kept only when informative."""
+    """A Vector3d / Point3d / Quaternion: components exact, covariance null only when all +0.0."""
     if got is None:
         c.fail("null")
         return
@@ -135,7 +140,7 @@ def vec(c, got, want, names="xyz", cov=None, cov_type=None):
 def covariance(c, got, cov, cov_type=None, scale=None):
     if cov is None or not valid_cov(cov):
         c.at("covariance").eq(got.covariance, None)
-        c.at("covariance_type").eq(got.covariance_type, None)
+        c.at("covariance_type").eq(got.covariance_type, cov_type)  # stored with or without it
         return
     if scale is None:
         c.at("covariance").eq(got.covariance, [float(x) for x in cov])
@@ -151,7 +156,12 @@ def imu(c, d, m):
     header(c, d.header, m.header)
     vec(c.at("acceleration"), d.acceleration, m.linear_acceleration, cov=m.linear_acceleration_covariance)
     vec(c.at("angular_velocity"), d.angular_velocity, m.angular_velocity, cov=m.angular_velocity_covariance)
-    if m.orientation_covariance[0] == -1.0:  # REP 145: no orientation estimate
+    # REP 145's "no orientation estimate" is null in its canonical form only (zero quaternion,
+    # covariance [-1, 0, ...]); otherwise kept, the -1 marker included
+    oc = m.orientation_covariance
+    q = m.orientation
+    if (float(oc[0]) == -1.0 and all(pos_zero(x) for x in oc[1:])
+            and all(pos_zero(getattr(q, n)) for n in "xyzw")):
         c.at("orientation").eq(d.orientation, None)
     else:
         vec(c.at("orientation"), d.orientation, m.orientation, "xyzw", cov=m.orientation_covariance)
@@ -168,6 +178,14 @@ def image(c, d, m):
     c.at("is_bigendian").eq(d.is_bigendian, bool(m.is_bigendian))
 
 
+def compressed_image(c, d, m):
+    """The codec in the column (the SDK's `ImageFormat`); the ROS string is in the topic metadata."""
+    header(c, d.header, m.header)
+    c.at("data").eq(d.data, bytes(m.data))
+    want = "jpeg" if "jpeg" in m.format.split() else m.format
+    c.at("format").eq(getattr(d.format, "value", d.format), want)
+
+
 def gps(c, d, m):
     header(c, d.header, m.header)
     p = c.at("position")
@@ -179,7 +197,7 @@ def gps(c, d, m):
         p.at("z").eq(d.position.z, m.altitude)
         covariance(p, d.position, m.position_covariance, int(m.position_covariance_type))
     c.at("velocity").eq(d.velocity, None)
-    if m.status.status >= -1:  # STATUS_NO_FIX or better: a status is known
+    if (int(m.status.status), int(m.status.service)) != (-2, 0):  # null only for STATUS_UNKNOWN, service 0
         s = c.at("status")
         if d.status is None:
             s.fail("null")
@@ -245,7 +263,7 @@ def scalar_value(field):
     def check(c, d, m):
         header(c, d.header, m.header)
         c.at("value").eq(d.value, float(getattr(m, field)))
-        c.at("variance").eq(d.variance, float(m.variance) if m.variance > 0 else None)  # 0 = unknown
+        c.at("variance").eq(d.variance, None if pos_zero(m.variance) else float(m.variance))  # +0.0 = unknown
         c.at("variance_type").eq(d.variance_type, None)
 
     return check
@@ -259,6 +277,7 @@ def raw_cdr(c, d, m, payload):
 TYPED = {
     "sensor_msgs/msg/Imu": (IMU, imu),
     "sensor_msgs/msg/Image": (Image, image),
+    "sensor_msgs/msg/CompressedImage": (CompressedImage, compressed_image),
     "sensor_msgs/msg/NavSatFix": (GPS, gps),
     "tf2_msgs/msg/TFMessage": (FrameTransform, frame_transform),
     "sensor_msgs/msg/PointCloud2": (PointCloud2, point_cloud),

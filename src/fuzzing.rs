@@ -431,7 +431,7 @@ pub fn do_get(data: &[u8]) {
         while let Some(row) = merged.next().await {
             let Ok(row) = row else { break };
             if row.row == 0 || flat.is_none() {
-                flat = Some(Flat::new(&row.batch));
+                flat = Some(Flat::new(&row.batch).with_hints(topic.hints.clone()));
             }
             let f = flat.as_ref().expect("set above");
             if let Ok(cdr) = topic.encode_row(f, row.row) {

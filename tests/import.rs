@@ -33,7 +33,8 @@ fn make_bag(dir: &Path) -> PathBuf {
 
 /// The bag's topics (sorted) with their message counts as stored (the garbage /imu payload is not)
 /// and the class the official SDK must read them as on the current generation.
-const BAG_TOPICS: [(&str, usize, &str); 9] = [
+const BAG_TOPICS: [(&str, usize, &str); 10] = [
+    ("/camera/compressed", 2, "CompressedImage"),
     ("/camera/image_raw", 3, "Image"),
     ("/diag_kv", 2, "RosMessageCdr"),
     ("/gps", 5, "GPS"),
@@ -189,6 +190,17 @@ async fn import_reads_back(
         ),
         (Some(16), Some(8), Some("rgb8"))
     );
+    // the column holds the codec, the topic metadata image_transport's format string for replay
+    let jpg = c.topic_handler(&name, "/camera/compressed").await.unwrap();
+    let meta = &jpg.info().user_metadata;
+    let format = match h.generation {
+        Generation::Current => &meta["_ros_"]["compressed_format"],
+        Generation::Legacy => &meta["ros:compressed_format"],
+    };
+    assert_eq!(format, "rgb8; jpeg compressed bgr8", "{meta}");
+    let jpg = json_rows(&read_topic(&c, &name, "/camera/compressed").await);
+    assert_eq!(jpg.len(), 2);
+    assert!(jpg.iter().all(|r| r["format"] == "jpeg"), "{jpg:?}");
     let gps = c.topic_handler(&name, "/gps").await.unwrap();
     assert_eq!(gps.info().ontology_tag, tag(&c, "GPS"));
     assert_eq!(

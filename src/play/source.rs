@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::bag::qos;
 use crate::protocol::TopicInfo;
 use crate::ros::adapters::encode::{class_of_tag, encoder_for, ros_type_of_tag, Encoder};
-use crate::ros::adapters::rows::Flat;
+use crate::ros::adapters::rows::{Flat, TopicHints};
 use crate::ros::adapters::RAW_CLASS;
 use crate::transport::Qos;
 
@@ -40,6 +40,8 @@ pub struct ReplayTopic {
     /// The publishers' QoS as recorded (empty when none was).
     pub offered: Vec<Qos>,
     pub kind: TopicKind,
+    /// What the topic metadata adds to the rows for the encoder (a CompressedImage format string).
+    pub hints: TopicHints,
 }
 
 impl ReplayTopic {
@@ -120,6 +122,7 @@ pub fn resolve_topic(
         definition,
         offered: offered_of(qos),
         kind,
+        hints: TopicHints::from_metadata(&info.user_metadata),
     })
 }
 
@@ -181,7 +184,7 @@ impl Messages {
             let task = tokio::spawn(async move {
                 while let Some(b) = stream.next().await {
                     let prepared = b.map(|b| {
-                        let flat = Flat::new(&b);
+                        let flat = Flat::new(&b).with_hints(topic.hints.clone());
                         (0..flat.rows())
                             .map(|r| (flat.row(r).i64("timestamp_ns"), topic.encode_row(&flat, r)))
                             .collect()

@@ -275,11 +275,13 @@ impl HeaderB {
     }
 }
 
-/// Whether a ROS covariance carries information: the current SDK's rule (any element > 0; all
-/// zeros means unknown, a leading -1 means "not provided").
+/// Whether a ROS covariance is stored null: only when every element is `+0.0`, ROS's "unknown",
+/// which is exactly what a null reads back as. Anything else (a REP 145 leading -1, negative or
+/// `-0.0` variances, NaN) is stored as received, so replay gives back the bytes; readers tell
+/// "not provided" by the -1 as ROS readers do.
 #[inline]
-pub(crate) fn valid_cov(c: &[f64]) -> bool {
-    c.iter().any(|&v| v > 0.0)
+pub(crate) fn unknown_cov(c: &[f64]) -> bool {
+    c.iter().all(|v| v.to_bits() == 0)
 }
 
 /// A Vector/Point/Quaternion struct (`N` = 2, 3 or 4 components) with its covariance; nested header
@@ -303,24 +305,22 @@ impl<const N: usize> VecB<N> {
         }
     }
 
-    /// Appends a present value; `cov` is stored only if it carries information.
+    /// Appends a present value; `cov` is stored unless it is all `+0.0` ([`unknown_cov`]);
+    /// `cov_type` (NavSatFix's own field) is stored whether or not the covariance is.
     #[inline]
     pub fn push(&mut self, v: [f64; N], cov: Option<&[f64]>, cov_type: Option<i16>) {
         self.present.push(true);
         for (b, x) in self.comps.iter_mut().zip(v) {
             b.append_value(x);
         }
-        match cov.filter(|c| valid_cov(c)) {
+        match cov.filter(|c| !unknown_cov(c)) {
             Some(c) => {
                 self.cov.values().append_slice(c);
                 self.cov.append(true);
-                self.cov_type.append_option(cov_type);
             }
-            None => {
-                self.cov.append(false);
-                self.cov_type.append_null();
-            }
+            None => self.cov.append(false),
         }
+        self.cov_type.append_option(cov_type);
     }
 
     #[inline]
@@ -357,7 +357,7 @@ impl CovB {
 
     #[inline]
     pub fn push(&mut self, c: Option<&[f64]>) {
-        match c.filter(|c| valid_cov(c)) {
+        match c.filter(|c| !unknown_cov(c)) {
             Some(c) => {
                 self.cov.values().append_slice(c);
                 self.cov.append(true);

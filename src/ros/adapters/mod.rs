@@ -13,12 +13,19 @@
 //! * The ROS header goes into the data `header` column; on the legacy generation also into the
 //!   envelope `message_header` (as the legacy bridge did). The current generation leaves `header`
 //!   null when the ROS header is empty (zero stamp and empty frame), as the current SDK does.
-//! * Covariances are kept only when they carry information (some element > 0), including the
-//!   36-element one of `*WithCovarianceStamped` (the old bridge dropped it).
+//! * Covariances and variances are stored null only when all `+0.0` (ROS's "unknown", what a null
+//!   reads back as), including the 36-element one of `*WithCovarianceStamped` (the old bridge
+//!   dropped it); anything else — REP 145's leading -1, negative or `-0.0` values — as received,
+//!   so replay gives back the bytes. Likewise the other SDK "null" rules apply to their canonical
+//!   form only: Imu's "no orientation" (covariance `[-1, 0, …]`, zero quaternion), NavSatFix's
+//!   `STATUS_UNKNOWN` with service 0, CameraInfo's 0 × 0 binning.
 //! * `sensor_msgs/msg/RegionOfInterest` matched by its ROS 2 name; CompressedImage format strings
-//!   normalised to the accepted set (`raw png jpeg tiff h264 hevc`).
+//!   normalised to the accepted set (`raw png jpeg tiff h264 hevc`), the first message's string
+//!   kept in the topic metadata, as is an Image `is_bigendian` byte the boolean column cannot hold
+//!   ([`rows::TopicHints`]: topic-wide values, for replay).
 //! * MagneticField → `Magnetometer` in **microtesla** (ROS: tesla; ×1e6, covariance ×1e12) as the
-//!   ontology documents; Temperature → **kelvin** (+273.15); FluidPressure → Pa unchanged;
+//!   ontology documents; Temperature → **kelvin** (+273.15), each the double within two ulps that
+//!   converts back exactly where one exists; FluidPressure → Pa unchanged;
 //!   RelativeHumidity → `Humidity` (fraction 0-1) and Illuminance → `Illumination` (lux), this
 //!   project's extension tags.
 
@@ -141,6 +148,24 @@ pub fn topic_metadata(generation: Generation, info: &RosTopicInfo, user: Value) 
     Value::Object(out)
 }
 
+/// Adds keys to the ROS block of a topic metadata built by [`topic_metadata`] (the hints are read
+/// back by [`rows::TopicHints::from_metadata`]).
+fn add_ros_keys(generation: Generation, keys: Vec<(&'static str, Value)>, meta: &mut Value) {
+    let Value::Object(m) = meta else { return };
+    for (key, v) in keys {
+        match generation {
+            Generation::Current => {
+                if let Some(Value::Object(ros)) = m.get_mut("_ros_") {
+                    ros.insert(key.into(), v);
+                }
+            }
+            Generation::Legacy => {
+                m.insert(format!("ros:{key}"), v);
+            }
+        }
+    }
+}
+
 /// The per-type conversion behind an [`Adapter`].
 pub(crate) trait Convert: Send + Sync {
     fn push(&mut self, timestamp_ns: i64, cdr: &[u8]) -> Result<(), RosError>;
@@ -151,6 +176,10 @@ pub(crate) trait Convert: Send + Sync {
     fn len(&self) -> usize;
     /// Bytes held by large variable-size columns (images, clouds, raw messages).
     fn buffered_bytes(&self) -> usize;
+    /// What the topic's metadata must carry beside the rows (see [`rows::TopicHints`]).
+    fn hints(&self) -> rows::TopicHints {
+        rows::TopicHints::default()
+    }
 }
 
 /// Converts one ROS topic's messages into batches of one ontology type.
@@ -287,25 +316,22 @@ impl Adapter {
         }
     }
 
-    /// How to create the Mosaico topic: tag, format, schema and metadata (ROS type, definition, QoS).
+    /// How to create the Mosaico topic: tag, format, schema and metadata (ROS type, definition, QoS,
+    /// and the [`rows::TopicHints`] of the messages converted so far: topics are created when
+    /// their first batch is written, so a topic-wide value such as a CompressedImage format string
+    /// is known by then).
     pub fn topic_options(&self, info: &RosTopicInfo, user_metadata: Value) -> TopicOptions {
-        let mut metadata = topic_metadata(self.generation, info, user_metadata);
-        let source = Value::String(self.timestamp.as_str().into());
-        match (self.generation, &mut metadata) {
-            (Generation::Current, Value::Object(m)) => {
-                if let Some(Value::Object(ros)) = m.get_mut("_ros_") {
-                    ros.insert("timestamp_source".into(), source);
-                }
-            }
-            (Generation::Legacy, Value::Object(m)) => {
-                m.insert("ros:timestamp_source".into(), source);
-            }
-            _ => {}
-        }
+        let mut meta = topic_metadata(self.generation, info, user_metadata);
+        let mut keys = self.inner.hints().entries();
+        keys.push((
+            "timestamp_source",
+            Value::String(self.timestamp.as_str().into()),
+        ));
+        add_ros_keys(self.generation, keys, &mut meta);
         TopicOptions::new(self.ty.tag.clone())
             .format(self.format)
             .schema(self.ty.schema.clone())
-            .metadata(metadata)
+            .metadata(meta)
     }
 }
 

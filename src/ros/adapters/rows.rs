@@ -28,10 +28,60 @@ impl AsRef<[u8]> for ArrowBytes {
     }
 }
 
+/// What a topic's metadata tells the encoders beyond its rows: ROS values that no ontology column
+/// can hold and that are the same for the whole topic (written by the adapter when the topic is
+/// created, after its first batch). Current generation: keys of the `_ros_` block; legacy:
+/// `ros:`-prefixed keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicHints {
+    /// The ROS `format` string of a CompressedImage topic (`rgb8; jpeg compressed bgr8`) where the
+    /// ontology column holds only its codec (`jpeg`).
+    pub compressed_format: Option<String>,
+    /// An Image topic's `is_bigendian` byte when it is neither 0 nor 1 (the column is a boolean).
+    pub is_bigendian: Option<u8>,
+}
+
+/// The metadata key of [`TopicHints::compressed_format`] (in `_ros_`, or `ros:` + it).
+pub const COMPRESSED_FORMAT_KEY: &str = "compressed_format";
+/// The metadata key of [`TopicHints::is_bigendian`].
+pub const IS_BIGENDIAN_KEY: &str = "is_bigendian";
+
+impl TopicHints {
+    /// The hints of a topic's metadata (either generation's layout); none when absent.
+    pub fn from_metadata(meta: &serde_json::Value) -> TopicHints {
+        let get = |key: &str| {
+            meta.get("_ros_")
+                .and_then(|r| r.get(key))
+                .or_else(|| meta.get(format!("ros:{key}")))
+        };
+        TopicHints {
+            compressed_format: get(COMPRESSED_FORMAT_KEY)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+            is_bigendian: get(IS_BIGENDIAN_KEY)
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|v| u8::try_from(v).ok()),
+        }
+    }
+
+    /// The hints as metadata keys (unprefixed), for the adapter to write.
+    pub fn entries(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let mut out = Vec::new();
+        if let Some(f) = &self.compressed_format {
+            out.push((COMPRESSED_FORMAT_KEY, serde_json::Value::from(f.clone())));
+        }
+        if let Some(b) = self.is_bigendian {
+            out.push((IS_BIGENDIAN_KEY, serde_json::Value::from(b)));
+        }
+        out
+    }
+}
+
 /// A batch flattened by path.
 pub struct Flat {
     leaves: HashMap<String, ArrayRef>,
     rows: usize,
+    hints: TopicHints,
 }
 
 impl Flat {
@@ -43,7 +93,14 @@ impl Flat {
         Flat {
             leaves,
             rows: batch.num_rows(),
+            hints: TopicHints::default(),
         }
+    }
+
+    /// The rows of a topic whose metadata carries `hints`.
+    pub fn with_hints(mut self, hints: TopicHints) -> Flat {
+        self.hints = hints;
+        self
     }
 
     pub fn rows(&self) -> usize {
@@ -93,6 +150,11 @@ pub struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
+    /// The topic's [`TopicHints`].
+    pub fn hints(&self) -> &'a TopicHints {
+        &self.flat.hints
+    }
+
     fn leaf(&self, path: &str) -> Option<&'a ArrayRef> {
         self.flat.get(path).filter(|a| a.is_valid(self.i))
     }

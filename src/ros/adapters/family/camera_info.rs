@@ -117,8 +117,10 @@ pub(crate) fn camera_info(gen: Generation) -> Box<dyn Convert> {
                 b.values().append_slice(v);
                 b.append(true);
             }
-            // 0 and 1 both mean "no binning"; an all-zero ROI means "full image" (SDK rules)
-            if m.binning_x > 1 && m.binning_y > 1 {
+            // 0 × 0 is "no binning", stored null as the SDK does (and read back as 0 × 0); any
+            // other binning, 1 × 1 and 4 × 1 included, as received. An all-zero ROI means "full
+            // image" (SDK rule).
+            if (m.binning_x, m.binning_y) != (0, 0) {
                 f.binning
                     .push([m.binning_x as f64, m.binning_y as f64], None, None);
             } else {
@@ -159,7 +161,7 @@ fn roi_at(r: &Row<'_>, p: &str) -> sm::RegionOfInterest {
 }
 
 pub(crate) fn encode_camera_info(r: &Row<'_>) -> Result<Vec<u8>, String> {
-    // a null binning is "no binning", which ROS spells 0 (or 1)
+    // a null binning is "no binning", stored for 0 × 0 only
     let (binning_x, binning_y) = if r.present("binning") {
         (r.u32("binning.x"), r.u32("binning.y"))
     } else {

@@ -47,8 +47,10 @@ pub(crate) fn nav_sat_fix(gen: Generation) -> Box<dyn Convert> {
                 cov_of(&m.position_covariance),
                 Some(m.position_covariance_type as i16),
             );
-            // valid when status >= STATUS_NO_FIX (-1), as the SDK decides
-            f.status_present.push(m.status.status >= -1);
+            // null (as the SDK leaves an unknown status) only for STATUS_UNKNOWN (-2) with service
+            // 0, what a null reads back as; any other status, valid or not, as received
+            f.status_present
+                .push(!(m.status.status == -2 && m.status.service == 0));
             f.status.append_value(m.status.status);
             f.service.append_value(m.status.service);
             Ok(())

@@ -9,7 +9,7 @@ use super::{cdr_sized, check_room, conv, finish_binary, Family};
 use crate::protocol::Generation;
 use crate::ros::adapters::columns::{binary_len, Columns, HeaderB};
 use crate::ros::adapters::image::{jpeg, png_wide_grayscale, ImageCompression};
-use crate::ros::adapters::rows::Row;
+use crate::ros::adapters::rows::{Row, TopicHints};
 use crate::ros::adapters::Convert;
 use crate::ros::msgs::sensor_msgs as sm;
 use crate::ros::msgs::std_msgs::Header;
@@ -27,6 +27,11 @@ struct ImageF {
     stride: Int32Builder,
     encoding: StringBuilder,
     bigendian: BooleanBuilder,
+    /// The topic's first `is_bigendian` byte: the column is a boolean, the topic metadata keeps a
+    /// byte other than 0 or 1 ([`TopicHints::is_bigendian`]).
+    first_bigendian: Option<u8>,
+    /// Whether a byte that will not replay as received was reported.
+    warned: bool,
 }
 
 fn i32_of(v: u32, what: &str) -> Result<i32, RosError> {
@@ -60,7 +65,28 @@ impl ImageF {
         self.stride.append_value(s);
         self.encoding.append_value(&m.encoding);
         self.bigendian.append_value(m.is_bigendian != 0);
+        self.note_bigendian(m.is_bigendian);
         Ok(())
+    }
+
+    /// Notes a message's `is_bigendian` byte, and says once per topic when one will not replay as
+    /// received: the topic metadata keeps the first message's byte, when it is neither 0 nor 1.
+    fn note_bigendian(&mut self, b: u8) {
+        let first = *self.first_bigendian.get_or_insert(b);
+        // what encode_image will make of the row
+        let replayed = match b {
+            0 => 0,
+            _ if first > 1 => first,
+            _ => 1,
+        };
+        if b != replayed && !self.warned {
+            self.warned = true;
+            tracing::warn!(
+                "Image is_bigendian {b} (a flag, 0 or 1) differs from the topic's first, {first}: \
+                 stored as true, it will replay as {replayed} (the topic keeps one such byte, its \
+                 first message's)"
+            );
+        }
     }
 }
 
@@ -78,6 +104,13 @@ impl Family for ImageF {
     fn bytes(&self) -> usize {
         binary_len(&self.data)
     }
+    fn hints(&self) -> TopicHints {
+        TopicHints {
+            // 0 and 1 are what the boolean reads back as
+            is_bigendian: self.first_bigendian.filter(|&b| b > 1),
+            ..TopicHints::default()
+        }
+    }
 }
 
 /// CompressedImage (also `Image` topics compressed to JPEG).
@@ -86,6 +119,54 @@ struct CompressedF {
     header: HeaderB,
     data: BinaryBuilder,
     format: StringBuilder,
+    /// The ROS format string of the topic's first message and its codec: the column keeps only
+    /// the codec, the topic metadata the string ([`TopicHints::compressed_format`]).
+    first_format: Option<(String, &'static str)>,
+    /// Whether a message that will not replay its format string as received was reported.
+    warned: bool,
+}
+
+impl CompressedF {
+    fn new(gen: Generation, quality: u8) -> Self {
+        CompressedF {
+            quality,
+            header: HeaderB::new(gen),
+            data: BinaryBuilder::new(),
+            format: StringBuilder::new(),
+            first_format: None,
+            warned: false,
+        }
+    }
+
+    /// Notes a message's ROS format string (stored as `codec`), and says once per topic when one
+    /// will not replay as received: the topic metadata holds the first message's string only.
+    fn note_format(&mut self, ros_format: &str, codec: &'static str) {
+        let (first, first_codec) = self
+            .first_format
+            .get_or_insert_with(|| (ros_format.to_string(), codec));
+        // what encode_compressed_image will make of the row
+        let replayed = if *first_codec == codec {
+            first.as_str()
+        } else {
+            codec
+        };
+        if replayed != ros_format && !self.warned {
+            self.warned = true;
+            tracing::warn!(
+                "CompressedImage format {ros_format:?} differs from the topic's first, {first:?}: \
+                 stored as `{codec}`, it will replay as {replayed:?} (the topic keeps one format \
+                 string, its first message's)"
+            );
+        }
+    }
+
+    fn push(&mut self, h: &Header, data: &[u8], format: &str) -> Result<(), RosError> {
+        check_room(&self.data, data.len())?;
+        self.header.push(Some(h));
+        self.data.append_value(data);
+        self.format.append_value(format);
+        Ok(())
+    }
 }
 
 /// The ROS `format` string → the ontology's codec set (`raw png jpeg tiff h264 hevc`), as the
@@ -121,14 +202,9 @@ pub fn normalize_compressed_format(ros_format: &str) -> &'static str {
     }
 }
 
-impl CompressedF {
-    fn push(&mut self, h: &Header, data: &[u8], format: &str) -> Result<(), RosError> {
-        check_room(&self.data, data.len())?;
-        self.header.push(Some(h));
-        self.data.append_value(data);
-        self.format.append_value(format);
-        Ok(())
-    }
+/// Whether the topic-wide format string `hint` stands for the stored codec `stored`.
+fn hint_applies(hint: &str, stored: &str) -> bool {
+    normalize_compressed_format(hint) == stored
 }
 
 impl Family for CompressedF {
@@ -140,6 +216,18 @@ impl Family for CompressedF {
     fn bytes(&self) -> usize {
         binary_len(&self.data)
     }
+    fn hints(&self) -> TopicHints {
+        // only a string the codec column does not already spell
+        let format = self
+            .first_format
+            .as_ref()
+            .filter(|(f, codec)| f != codec)
+            .map(|(f, _)| f.clone());
+        TopicHints {
+            compressed_format: format,
+            ..TopicHints::default()
+        }
+    }
 }
 
 /// The decoder of `sensor_msgs/Image` stored as `mode`: (ontology class, conversion).
@@ -150,12 +238,7 @@ pub(crate) fn image(gen: Generation, mode: ImageCompression) -> (&'static str, B
             "CompressedImage",
             conv::<sm::Image, _>(
                 gen,
-                CompressedF {
-                    quality,
-                    header: hb(),
-                    data: BinaryBuilder::new(),
-                    format: StringBuilder::new(),
-                },
+                CompressedF::new(gen, quality),
                 |m, f| {
                     let j = jpeg(m, f.quality)?;
                     f.push(&m.header, &j, "jpeg")
@@ -177,6 +260,8 @@ pub(crate) fn image(gen: Generation, mode: ImageCompression) -> (&'static str, B
                     stride: Int32Builder::new(),
                     encoding: StringBuilder::new(),
                     bigendian: BooleanBuilder::new(),
+                    first_bigendian: None,
+                    warned: false,
                 },
                 |m, f| f.push(m),
                 |m| Some(&m.header),
@@ -188,13 +273,13 @@ pub(crate) fn image(gen: Generation, mode: ImageCompression) -> (&'static str, B
 pub(crate) fn compressed_image(gen: Generation) -> Box<dyn Convert> {
     conv::<sm::CompressedImage, _>(
         gen,
-        CompressedF {
-            quality: 0,
-            header: HeaderB::new(gen),
-            data: BinaryBuilder::new(),
-            format: StringBuilder::new(),
+        CompressedF::new(gen, 0),
+        |m, f| {
+            let codec = normalize_compressed_format(&m.format);
+            f.push(&m.header, &m.data, codec)?;
+            f.note_format(&m.format, codec);
+            Ok(())
         },
-        |m, f| f.push(&m.header, &m.data, normalize_compressed_format(&m.format)),
         |m| Some(&m.header),
     )
 }
@@ -214,7 +299,12 @@ pub(crate) fn encode_image(r: &Row<'_>) -> Result<Vec<u8>, String> {
             height: r.u32("height"),
             width: r.u32("width"),
             encoding: r.string("encoding"),
-            is_bigendian: r.bool("is_bigendian") as u8,
+            // true is the topic's byte when its metadata keeps one other than 1
+            is_bigendian: if r.bool("is_bigendian") {
+                r.hints().is_bigendian.unwrap_or(1)
+            } else {
+                0
+            },
             step: r.u32("stride"),
             data,
         },
@@ -223,12 +313,17 @@ pub(crate) fn encode_image(r: &Row<'_>) -> Result<Vec<u8>, String> {
 }
 
 pub(crate) fn encode_compressed_image(r: &Row<'_>) -> Result<Vec<u8>, String> {
+    let stored = r.string("format");
     let data = r.shared_bytes("data");
     let blob = data.len();
     cdr_sized(
         sm::CompressedImage {
             header: r.header("header"),
-            format: r.string("format"),
+            // the topic's ROS format string where it stands for the stored codec
+            format: match &r.hints().compressed_format {
+                Some(hint) if hint_applies(hint, &stored) => hint.clone(),
+                _ => stored,
+            },
             data,
         },
         blob,

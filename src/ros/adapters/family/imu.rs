@@ -46,8 +46,9 @@ pub(crate) fn decoder(gen: Generation) -> Box<dyn Convert> {
                 cov_of(&m.angular_velocity_covariance),
                 None,
             );
-            // REP 145: orientation_covariance[0] == -1 means "no orientation estimate"
-            if m.orientation_covariance[0] == -1.0 {
+            // REP 145: orientation_covariance[0] == -1 means "no orientation estimate"; stored
+            // null (the SDK's rule) when it is exactly what a null reads back as, else as received
+            if no_orientation(m) {
                 f.ori.push_null();
             } else {
                 f.ori
@@ -57,6 +58,15 @@ pub(crate) fn decoder(gen: Generation) -> Box<dyn Convert> {
         },
         |m| Some(&m.header),
     )
+}
+
+/// REP 145's "no orientation estimate" in its canonical form: covariance `[-1, 0, …]` and the zero
+/// quaternion, all zeros `+0.0`.
+fn no_orientation(m: &sm::Imu) -> bool {
+    let c = &m.orientation_covariance;
+    c[0].to_bits() == (-1.0f64).to_bits()
+        && c[1..].iter().all(|v| v.to_bits() == 0)
+        && q4(&m.orientation).iter().all(|v| v.to_bits() == 0)
 }
 
 pub(crate) fn encode(r: &Row<'_>) -> Result<Vec<u8>, String> {

@@ -1,7 +1,7 @@
 //! Magnetometer (`sensor_msgs/MagneticField`), stored in microtesla as the ontology documents
 //! (ROS: tesla).
 
-use super::{cdr, conv, v3, Family};
+use super::{cdr, conv, invertible, v3, Family};
 use crate::protocol::Generation;
 use crate::ros::adapters::columns::{Columns, HeaderB, VecB};
 use crate::ros::adapters::rows::Row;
@@ -33,10 +33,13 @@ pub(crate) fn decoder(gen: Generation) -> Box<dyn Convert> {
             field: VecB::new(),
         },
         |m, f| {
-            // tesla → microtesla, the unit the ontology documents; variances scale by 1e12
-            let c = m.magnetic_field_covariance.map(|v| v * UT * UT);
+            // tesla → microtesla, the unit the ontology documents; variances scale by 1e12. Each
+            // the double nearest the product that the encoder's division maps back exactly.
+            let c = m
+                .magnetic_field_covariance
+                .map(|v| invertible(v, |v| v * UT * UT, |y| y / (UT * UT)));
             f.header.push(Some(&m.header));
-            let v = v3(&m.magnetic_field).map(|x| x * UT);
+            let v = v3(&m.magnetic_field).map(|x| invertible(x, |x| x * UT, |y| y / UT));
             f.field.push(v, Some(&c), None);
             Ok(())
         },

@@ -31,7 +31,7 @@ use arrow::array::{ArrayBuilder, BinaryBuilder, Int64Builder, RecordBatch};
 use arrow::datatypes::SchemaRef;
 
 use super::columns::{binary_len, Columns, HeaderB};
-use super::rows::Row;
+use super::rows::{Row, TopicHints};
 use super::{ts_builder, Convert};
 use crate::protocol::Generation;
 use crate::ros::cdr::{CdrCodec, CdrWriter, Endian};
@@ -48,6 +48,10 @@ pub(crate) trait Family: Send + Sync + 'static {
     fn finish(&mut self, cols: &mut Columns);
     fn bytes(&self) -> usize {
         0
+    }
+    /// What the topic's metadata must carry for the rows seen so far to encode back exactly.
+    fn hints(&self) -> TopicHints {
+        TopicHints::default()
     }
 }
 
@@ -93,6 +97,10 @@ impl<M: RosMessage, F: Family> Convert for Conv<M, F> {
 
     fn buffered_bytes(&self) -> usize {
         self.fam.bytes()
+    }
+
+    fn hints(&self) -> TopicHints {
+        self.fam.hints()
     }
 }
 
@@ -141,6 +149,27 @@ fn check_room(b: &BinaryBuilder, more: usize) -> Result<(), RosError> {
             "binary column over 2 GiB: finish() the batch first".into(),
         )),
     }
+}
+
+/// `x` converted by `to` (a unit conversion), moved by at most two ulps — the size of the
+/// conversion's own rounding error — to a double that `back` (the encoder's inverse) maps to `x`
+/// exactly, where one exists: replay then gives the bytes back. Where none does (`x` finer than
+/// the converted unit's doubles can tell apart, or out of range), the correctly rounded value.
+pub(crate) fn invertible(x: f64, to: impl Fn(f64) -> f64, back: impl Fn(f64) -> f64) -> f64 {
+    let y = to(x);
+    let exact = |c: f64| back(c).to_bits() == x.to_bits();
+    if !y.is_finite() || exact(y) {
+        return y;
+    }
+    [
+        y.next_up(),
+        y.next_down(),
+        y.next_up().next_up(),
+        y.next_down().next_down(),
+    ]
+    .into_iter()
+    .find(|&c| c.is_finite() && exact(c))
+    .unwrap_or(y)
 }
 
 fn no_header<M>(_: &M) -> Option<&Header> {

@@ -49,8 +49,9 @@ pub(crate) fn decoder(gen: Generation) -> Box<dyn Convert> {
             {
                 b.append_value(v);
             }
+            // null only for +0.0, what a null reads back as; anything else as received
             f.variance
-                .append_option((m.variance > 0.0).then_some(m.variance as f64));
+                .append_option((m.variance.to_bits() != 0).then_some(m.variance as f64));
             Ok(())
         },
         |m| Some(&m.header),
@@ -65,7 +66,7 @@ pub(crate) fn encode(r: &Row<'_>) -> Result<Vec<u8>, String> {
         min_range: r.f32("min_range"),
         max_range: r.f32("max_range"),
         range: r.f32("range"),
-        // stored null when not positive ("unknown")
+        // stored null only when +0.0 ("unknown")
         variance: r.opt_f64("variance").unwrap_or(0.0) as f32,
     })
 }

@@ -4,7 +4,7 @@
 
 use arrow::array::Float64Builder;
 
-use super::{cdr, conv, Family};
+use super::{cdr, conv, invertible, Family};
 use crate::protocol::Generation;
 use crate::ros::adapters::columns::{put_prim, Columns, HeaderB};
 use crate::ros::adapters::rows::Row;
@@ -34,9 +34,10 @@ impl ValueF {
     fn push(&mut self, h: &Header, value: f64, variance: f64) -> Result<(), RosError> {
         self.header.push(Some(h));
         self.value.append_value(value);
-        // 0 means unknown (SDK rule)
+        // +0.0 means unknown (SDK rule) and is what a null reads back as; anything else (negative,
+        // -0.0, NaN) is stored as received
         self.variance
-            .append_option((variance > 0.0).then_some(variance));
+            .append_option((variance.to_bits() != 0).then_some(variance));
         Ok(())
     }
 }
@@ -62,8 +63,12 @@ pub(crate) fn temperature(gen: Generation) -> Box<dyn Convert> {
     conv::<sm::Temperature, _>(
         gen,
         ValueF::new(gen),
-        // °C → K as the ontology stores; a variance is the same in both
-        |m, f| f.push(&m.header, m.temperature + ZERO_C, m.variance),
+        // °C → K as the ontology stores (the double nearest the sum that the encoder's
+        // subtraction maps back exactly, where one exists); a variance is the same in both
+        |m, f| {
+            let k = invertible(m.temperature, |c| c + ZERO_C, |k| k - ZERO_C);
+            f.push(&m.header, k, m.variance)
+        },
         |m| Some(&m.header),
     )
 }
