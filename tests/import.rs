@@ -148,10 +148,7 @@ async fn import_reads_back(
     let imu_h = c.topic_handler(&name, "/imu").await.unwrap();
     assert_eq!(imu_h.info().ontology_tag, tag(&c, "IMU"));
     let meta = &imu_h.info().user_metadata;
-    let msgtype = match h.generation {
-        Generation::Current => meta["_ros_"]["msgtype"].clone(),
-        Generation::Legacy => meta["ros:msgtype"].clone(),
-    };
+    let msgtype = ros_key(meta, h.generation, "msgtype").clone();
     assert_eq!(msgtype, "sensor_msgs/msg/Imu", "{meta}");
     let imu = json_rows(
         &collect(imu_h.stream(Default::default()).await.unwrap())
@@ -193,10 +190,7 @@ async fn import_reads_back(
     // the column holds the codec, the topic metadata image_transport's format string for replay
     let jpg = c.topic_handler(&name, "/camera/compressed").await.unwrap();
     let meta = &jpg.info().user_metadata;
-    let format = match h.generation {
-        Generation::Current => &meta["_ros_"]["compressed_format"],
-        Generation::Legacy => &meta["ros:compressed_format"],
-    };
+    let format = ros_key(meta, h.generation, "compressed_format");
     assert_eq!(format, "rgb8; jpeg compressed bgr8", "{meta}");
     let jpg = json_rows(&read_topic(&c, &name, "/camera/compressed").await);
     assert_eq!(jpg.len(), 2);
@@ -499,10 +493,7 @@ async fn timestamp_header_stores_messages_at_their_header_stamps() {
                 .info()
                 .user_metadata
                 .clone();
-            let got = match h.generation {
-                Generation::Current => meta["_ros_"]["timestamp_source"].clone(),
-                Generation::Legacy => meta["ros:timestamp_source"].clone(),
-            };
+            let got = ros_key(&meta, h.generation, "timestamp_source").clone();
             assert_eq!(got, source, "{meta}");
         }
     })

@@ -246,10 +246,7 @@ async fn a_session_is_recorded_and_reads_back_field_by_field() {
             .info()
             .user_metadata
             .clone();
-        let msgtype = match h.generation {
-            Generation::Current => imu_meta["_ros_"]["msgtype"].clone(),
-            Generation::Legacy => imu_meta["ros:msgtype"].clone(),
-        };
+        let msgtype = ros_key(&imu_meta, h.generation, "msgtype").clone();
         assert_eq!(msgtype, Imu::TYPE_NAME);
         let img = &rows(&c, &name, "/camera/image_raw").await[0];
         assert_eq!(
@@ -657,10 +654,7 @@ async fn sim_time_and_header_stamps_give_each_topic_the_time_it_asked_for() {
                 .info()
                 .user_metadata
                 .clone();
-            let got = match h.generation {
-                Generation::Current => meta["_ros_"]["timestamp_source"].clone(),
-                Generation::Legacy => meta["ros:timestamp_source"].clone(),
-            };
+            let got = ros_key(&meta, h.generation, "timestamp_source").clone();
             assert_eq!(got, source, "{topic}: {meta}");
         }
     })

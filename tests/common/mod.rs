@@ -526,3 +526,11 @@ impl std::ops::DerefMut for Reaped {
         &mut self.0
     }
 }
+
+/// The ROS key `key` of a topic's metadata: `_ros_.KEY` on current servers, `ros:KEY` on legacy.
+pub fn ros_key<'a>(meta: &'a Value, generation: Generation, key: &str) -> &'a Value {
+    match generation {
+        Generation::Current => &meta["_ros_"][key],
+        Generation::Legacy => &meta[format!("ros:{key}").as_str()],
+    }
+}
