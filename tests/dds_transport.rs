@@ -701,6 +701,12 @@ fn a_new_subscription_gets_nothing_an_earlier_one_delivered() {
     std::thread::sleep(Duration::from_millis(300));
     seen_first.extend(rx.try_iter().map(|m| text(&m.cdr)));
     drop(first);
+    // Published while nobody subscribes: the participant may still cache these.
+    for _ in 0..20 {
+        publisher.publish(&next()).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     // The second subscription, on the same node: only what is published from now on.
     let (f, rx) = collector();
     let second = listener

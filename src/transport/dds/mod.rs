@@ -62,8 +62,6 @@ pub struct DdsTransport {
     background: Background,
     services: Mutex<BTreeMap<String, mpsc::Sender<TriggerCall>>>,
     graph: Arc<GraphState>,
-    /// What ended subscriptions delivered, so a new one skips it in RustDDS's topic cache.
-    delivered: pubsub::Delivered,
     participant: DomainParticipant,
     dds_publisher: rustdds::Publisher,
     dds_subscriber: rustdds::Subscriber,
@@ -157,7 +155,6 @@ impl DdsTransport {
             background,
             services: Mutex::new(BTreeMap::new()),
             graph,
-            delivered: Default::default(),
             participant,
             dds_publisher,
             dds_subscriber,
@@ -217,6 +214,14 @@ impl Transport for DdsTransport {
             ros_type: ros_type.to_string(),
             reason,
         };
+        // RustDDS keeps a topic's samples in a cache its readers share, and a new reader starts at
+        // its beginning: a volatile one skips what the participant received before it existed (an
+        // earlier session's samples, and those that came while nobody was subscribed). A
+        // transient-local one is meant to get the latched history again (each session's /tf_static).
+        let since = match qos.durability {
+            crate::config::Durability::TransientLocal => None,
+            crate::config::Durability::Volatile => Some(rustdds::Timestamp::now()),
+        };
         let (dds_topic, policies) = self
             .endpoint_topic(&topic, ros_type, pubsub::reader_qos(qos))
             .map_err(failed)?;
@@ -224,13 +229,7 @@ impl Transport for DdsTransport {
             .dds_subscriber
             .create_simple_datareader_no_key::<RawCdr, RawCdrAdapter>(&dds_topic, Some(policies))
             .map_err(|e| failed(format!("cannot create the DDS reader: {e}")))?;
-        // A transient-local reader is meant to get the latched history again (each recording
-        // session holds /tf_static); a volatile one only what it has not been given.
-        let delivered = match qos.durability {
-            crate::config::Durability::TransientLocal => None,
-            crate::config::Durability::Volatile => Some(self.delivered.clone()),
-        };
-        let subscription = DdsSubscription::start(topic.clone(), reader, on_message, delivered)
+        let subscription = DdsSubscription::start(topic.clone(), reader, on_message, since)
             .map_err(|e| failed(format!("cannot start its delivery thread: {e}")))?;
         tracing::debug!(topic, ros_type, ?qos, "subscribed");
         Ok(Box::new(subscription))

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
@@ -73,13 +73,6 @@ pub fn reader_qos(qos: Qos) -> QosPolicies {
 pub type RawReader = SimpleDataReader<RawCdr, RawCdrAdapter>;
 pub type RawWriter = DataWriter<CdrBody, CdrLeWriterAdapter>;
 
-/// Per topic, the last sequence number of each writer that an ended subscription delivered.
-/// RustDDS keeps a topic's samples in a cache the participant's readers share, and a new
-/// best-effort reader starts reading it from the beginning: without this, a recording session
-/// that subscribes again would get the previous session's last samples a second time (and count
-/// the time in between as a gap).
-pub type Delivered = Arc<Mutex<HashMap<String, HashMap<rustdds::GUID, i64>>>>;
-
 /// A subscription: its delivery thread owns the DDS reader and deletes it on exit.
 pub struct DdsSubscription {
     topic: String,
@@ -92,12 +85,13 @@ pub struct DdsSubscription {
 }
 
 impl DdsSubscription {
-    /// Starts delivering the samples of `reader` to `on_message`.
+    /// Starts delivering the samples of `reader` to `on_message`; with `since`, only those the
+    /// participant received from then on.
     pub fn start(
         topic: String,
         reader: RawReader,
         on_message: OnMessage,
-        delivered: Option<Delivered>,
+        since: Option<rustdds::Timestamp>,
     ) -> Result<Self, std::io::Error> {
         let stopped = Arc::new(AtomicBool::new(false));
         let (stop_tx, stop_rx) = futures::channel::oneshot::channel::<()>();
@@ -109,21 +103,9 @@ impl DdsSubscription {
         let handle = thread::Builder::new()
             .name(format!("dds-sub {topic}"))
             .spawn(move || {
-                let before = delivered
-                    .as_ref()
-                    .and_then(|d| d.lock().expect("delivered").get(&name).cloned())
-                    .unwrap_or_default();
-                let last = deliver(&name, &reader, &on_message, &flag, &gaps, &before, stop_rx);
+                deliver(&name, &reader, &on_message, &flag, &gaps, since, stop_rx);
                 // The reader is deleted (and un-announced) here, before saying we are done.
                 drop(reader);
-                if let Some(d) = delivered {
-                    let mut d = d.lock().expect("delivered");
-                    let topic = d.entry(name).or_default();
-                    for (writer, seq) in last {
-                        let s = topic.entry(writer).or_insert(seq);
-                        *s = (*s).max(seq);
-                    }
-                }
                 let _ = done_tx.send(());
             })?;
         Ok(DdsSubscription {
@@ -161,24 +143,18 @@ impl Gaps {
             Some(_) => 0,
         }
     }
-
-    /// The highest sequence number seen of each writer.
-    fn highest(self) -> HashMap<rustdds::GUID, i64> {
-        self.0
-    }
 }
 
-/// Delivers samples until stopped; samples an earlier subscription of the topic delivered
-/// (`before`) are skipped. Returns the last sequence number delivered per writer.
+/// Delivers samples until stopped; samples the participant received before `since` are skipped.
 fn deliver(
     topic: &str,
     reader: &RawReader,
     on_message: &OnMessage,
     stopped: &AtomicBool,
     lost: &AtomicU64,
-    before: &HashMap<rustdds::GUID, i64>,
+    since: Option<rustdds::Timestamp>,
     mut stop: futures::channel::oneshot::Receiver<()>,
-) -> HashMap<rustdds::GUID, i64> {
+) {
     let mut gaps = Gaps::default();
     let stream = reader.as_async_stream();
     futures::pin_mut!(stream);
@@ -189,10 +165,10 @@ fn deliver(
                     if stopped.load(Ordering::Acquire) {
                         break;
                     }
-                    let (writer, seq) = (change.writer_guid(), i64::from(change.sequence_number));
-                    if before.get(&writer).is_some_and(|&s| seq <= s) {
+                    if since.is_some_and(|t| change.receive_instant < t) {
                         continue;
                     }
+                    let (writer, seq) = (change.writer_guid(), i64::from(change.sequence_number));
                     match gaps.seen(writer, seq) {
                         d if d > 0 => {
                             lost.fetch_add(d as u64, Ordering::Relaxed);
@@ -220,7 +196,6 @@ fn deliver(
         }
     });
     tracing::debug!(topic, "subscription delivery stopped");
-    gaps.highest()
 }
 
 impl Subscription for DdsSubscription {
