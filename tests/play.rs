@@ -26,7 +26,7 @@ use ros2_client::qos::{History, QosProfile};
 use ros2_client::{Client, Name, ServiceMapping, ServiceTypeName};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trigger::{Caller, PATIENCE};
+use trigger::{discovered, Caller, PATIENCE};
 
 /// make_bag.py's first record time.
 const T0: i64 = 1_700_000_000_000_000_000;
@@ -184,9 +184,7 @@ async fn call<Q: ros2_client::Message + 'static, P: ros2_client::Message + 'stat
     c: &Client<Q, P>,
     q: Q,
 ) -> P {
-    tokio::time::timeout(PATIENCE, c.wait_for_service(&caller.node))
-        .await
-        .expect("the service to be discovered");
+    discovered(&caller.node, c).await;
     tokio::time::timeout(PATIENCE, c.async_call_service(q))
         .await
         .expect("a reply in time")
@@ -245,16 +243,16 @@ fn the_player_services_pause_step_burst_seek_rate_and_stop() {
         // second to settle: a reply lost after that is the player's fault.
         let n = &caller.node;
         let discovered: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>>> = vec![
-            Box::pin(is_paused.wait_for_service(n)),
-            Box::pin(get_rate.wait_for_service(n)),
-            Box::pin(set_rate.wait_for_service(n)),
-            Box::pin(play_next.wait_for_service(n)),
-            Box::pin(burst.wait_for_service(n)),
-            Box::pin(seek.wait_for_service(n)),
-            Box::pin(resume.wait_for_service(n)),
-            Box::pin(pause.wait_for_service(n)),
-            Box::pin(toggle.wait_for_service(n)),
-            Box::pin(stop.wait_for_service(n)),
+            Box::pin(discovered(n, &is_paused)),
+            Box::pin(discovered(n, &get_rate)),
+            Box::pin(discovered(n, &set_rate)),
+            Box::pin(discovered(n, &play_next)),
+            Box::pin(discovered(n, &burst)),
+            Box::pin(discovered(n, &seek)),
+            Box::pin(discovered(n, &resume)),
+            Box::pin(discovered(n, &pause)),
+            Box::pin(discovered(n, &toggle)),
+            Box::pin(discovered(n, &stop)),
         ];
         tokio::time::timeout(PATIENCE, futures::future::join_all(discovered))
             .await

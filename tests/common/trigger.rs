@@ -67,9 +67,27 @@ impl Caller {
 
     /// Waits until `client`'s service is discovered.
     pub async fn wait_for(&self, client: &TriggerClient) {
-        tokio::time::timeout(PATIENCE, client.wait_for_service(&self.node))
-            .await
-            .expect("the service to be discovered");
+        discovered(&self.node, client).await;
+    }
+}
+
+/// Waits (at most [`PATIENCE`]) until `client`'s service is discovered. ros2-client's wait ends on
+/// a match event, which can be missed when many endpoints match at once (seen: the player's ten
+/// services never resolving within 30 s); each new wait first reads the match state, so the
+/// wait is started again every second.
+pub async fn discovered<Q: ros2_client::Message + 'static, P: ros2_client::Message + 'static>(
+    node: &Node,
+    client: &Client<Q, P>,
+) {
+    let t = tokio::time::Instant::now();
+    while tokio::time::timeout(Duration::from_secs(1), client.wait_for_service(node))
+        .await
+        .is_err()
+    {
+        assert!(
+            t.elapsed() < PATIENCE,
+            "the service was not discovered within {PATIENCE:?}"
+        );
     }
 }
 
