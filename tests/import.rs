@@ -475,24 +475,12 @@ async fn timestamp_header_stores_messages_at_their_header_stamps() {
                 "{}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            let imu: Vec<i64> = json_rows(&read_topic(&c, &name, "/imu").await)
-                .iter()
-                .map(|r| r["timestamp_ns"].as_i64().unwrap())
-                .collect();
+            let imu = timestamps(&json_rows(&read_topic(&c, &name, "/imu").await));
             let want: Vec<i64> = (0..100).map(|i| T0 + i * 10_000_000 + shift).collect();
             assert_eq!(imu, want, "{args:?}");
-            let tf: Vec<i64> = json_rows(&read_topic(&c, &name, "/tf").await)
-                .iter()
-                .map(|r| r["timestamp_ns"].as_i64().unwrap())
-                .collect();
+            let tf = timestamps(&json_rows(&read_topic(&c, &name, "/tf").await));
             assert_eq!(tf, [T0 + LATE, T0 + 500_000_000 + LATE], "{args:?}");
-            let meta = c
-                .topic_handler(&name, "/imu")
-                .await
-                .unwrap()
-                .info()
-                .user_metadata
-                .clone();
+            let meta = user_metadata_of(&c, &name, "/imu").await;
             let got = ros_key(&meta, h.generation, "timestamp_source").clone();
             assert_eq!(got, source, "{meta}");
         }

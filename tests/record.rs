@@ -624,16 +624,11 @@ async fn sim_time_and_header_stamps_give_each_topic_the_time_it_asked_for() {
 
         // Oracle: the times the robot put on /clock and into the headers.
         let c = h.client().await;
-        let ts = |rows: &[Value]| -> Vec<i64> {
-            rows.iter()
-                .map(|r| r["timestamp_ns"].as_i64().unwrap())
-                .collect()
-        };
         let last_sim = SIM0 + (n as i64 - 1) * 10_000_000;
         let mut want_imu: Vec<i64> = (0..n as i64).map(|i| STAMP0 + i * 10_000_000 + 1).collect();
         want_imu.push(last_sim);
         want_imu.sort();
-        let mut got_imu = ts(&rows(&c, &name, "/imu").await);
+        let mut got_imu = timestamps(&rows(&c, &name, "/imu").await);
         got_imu.sort(); // a reader may return rows in time order
         assert_eq!(
             got_imu, want_imu,
@@ -642,18 +637,12 @@ async fn sim_time_and_header_stamps_give_each_topic_the_time_it_asked_for() {
         let mut want_gps = vec![0];
         want_gps.extend((0..n as i64).map(|i| SIM0 + i * 10_000_000));
         assert_eq!(
-            ts(&rows(&c, &name, "/gps").await),
+            timestamps(&rows(&c, &name, "/gps").await),
             want_gps,
             "/gps at the /clock time it arrived at"
         );
         for (topic, source) in [("/imu", "header_stamp"), ("/gps", "sim_time")] {
-            let meta = c
-                .topic_handler(&name, topic)
-                .await
-                .unwrap()
-                .info()
-                .user_metadata
-                .clone();
+            let meta = user_metadata_of(&c, &name, topic).await;
             let got = ros_key(&meta, h.generation, "timestamp_source").clone();
             assert_eq!(got, source, "{topic}: {meta}");
         }

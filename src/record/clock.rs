@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use crate::ros::CdrReader;
+use crate::ros::adapters::leading_time_ns;
 use crate::transport::{
     now_ns, Durability, OnMessage, Qos, RawMessage, Reliability, Subscription, Transport,
     TransportError,
@@ -43,15 +43,16 @@ impl RecordClock {
         let ns = Arc::new(AtomicI64::new(0));
         let on_clock: OnMessage = {
             let ns = ns.clone();
-            Arc::new(move |m: RawMessage| {
-                match clock_ns(&m.cdr) {
-                Some(t) => {
+            Arc::new(move |m: RawMessage| match leading_time_ns(&m.cdr) {
+                Ok(t) => {
                     if ns.swap(t, Ordering::Relaxed) == 0 {
                         info!(sim_time_ns = t, "use_sim_time: first /clock received");
                     }
                 }
-                None => warn!(bytes = m.cdr.len(), "use_sim_time: a /clock message that is not a rosgraph_msgs/msg/Clock was ignored"),
-            }
+                Err(e) => warn!(
+                    error = %e,
+                    "use_sim_time: a /clock message that is not a rosgraph_msgs/msg/Clock was ignored"
+                ),
             })
         };
         let sub = transport.subscribe("/clock", "rosgraph_msgs/msg/Clock", CLOCK_QOS, on_clock)?;
@@ -80,12 +81,4 @@ impl RecordClock {
             }
         }
     }
-}
-
-/// `builtin_interfaces/Time clock` of a `rosgraph_msgs/msg/Clock`, in ns.
-fn clock_ns(cdr: &[u8]) -> Option<i64> {
-    let mut r = CdrReader::new(cdr).ok()?;
-    let sec = r.read_i32().ok()?;
-    let nanosec = r.read_u32().ok()?;
-    Some(sec as i64 * 1_000_000_000 + nanosec as i64)
 }

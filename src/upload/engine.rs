@@ -296,22 +296,18 @@ where
                                 .map(Value::String),
                         };
                         let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+                        let recorded_as = c
+                            .timestamp_source
+                            .as_deref()
+                            .and_then(TimestampSource::from_name);
                         // Log times in simulated time say nothing of the wall-clock latency.
-                        let sim = c.timestamp_source.as_deref() == Some("sim_time");
+                        let sim = recorded_as == Some(TimestampSource::SimTime);
                         let stats = Arc::new(match &latency {
                             Some(book) if !sim => TopicStats::measured(book.clone(), &c.topic),
                             _ => TopicStats::default(),
                         });
                         spawn_tx
-                            .send((
-                                c.topic.clone(),
-                                info,
-                                rx,
-                                stats.clone(),
-                                c.timestamp_source
-                                    .as_deref()
-                                    .and_then(TimestampSource::from_name),
-                            ))
+                            .send((c.topic.clone(), info, rx, stats.clone(), recorded_as))
                             .ok()?;
                         Some(TopicTask {
                             tx,

@@ -534,3 +534,20 @@ pub fn ros_key<'a>(meta: &'a Value, generation: Generation, key: &str) -> &'a Va
         Generation::Legacy => &meta[format!("ros:{key}").as_str()],
     }
 }
+
+/// The user metadata of topic `topic` of sequence `seq`, as the server holds it.
+pub async fn user_metadata_of(c: &MosaicoClient, seq: &str, topic: &str) -> Value {
+    c.topic_handler(seq, topic)
+        .await
+        .unwrap()
+        .info()
+        .user_metadata
+        .clone()
+}
+
+/// The `timestamp_ns` of each row.
+pub fn timestamps(rows: &[Value]) -> Vec<i64> {
+    rows.iter()
+        .map(|r| r["timestamp_ns"].as_i64().unwrap())
+        .collect()
+}

@@ -36,7 +36,7 @@ pub mod rows;
 mod stamp;
 mod table;
 
-pub use stamp::{header_stamp_ns, starts_with_header, TimestampSource};
+pub use stamp::{header_stamp_ns, leading_time_ns, starts_with_header, TimestampSource};
 
 /// Ontology rows → ROS 2 CDR: the inverse of the adapters, for replay and export.
 ///

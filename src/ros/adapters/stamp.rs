@@ -52,16 +52,19 @@ pub fn starts_with_header(ros_type: &str) -> bool {
     )
 }
 
-/// The `header.stamp` of a message that starts with a `std_msgs/Header`, in ns since the epoch;
-/// `None` when it is zero (left unset by its publisher).
-pub fn header_stamp_ns(cdr: &[u8]) -> Result<Option<i64>, RosError> {
+/// The `builtin_interfaces/Time` a message starts with (a `std_msgs/Header`'s stamp, a
+/// `rosgraph_msgs/msg/Clock`), in ns since the epoch.
+pub fn leading_time_ns(cdr: &[u8]) -> Result<i64, RosError> {
     let mut r = CdrReader::new(cdr)?;
     let sec = r.read_i32()?;
     let nanosec = r.read_u32()?;
-    if sec == 0 && nanosec == 0 {
-        return Ok(None);
-    }
-    Ok(Some(sec as i64 * 1_000_000_000 + nanosec as i64))
+    Ok(sec as i64 * 1_000_000_000 + nanosec as i64)
+}
+
+/// The `header.stamp` of a message that starts with a `std_msgs/Header`; `None` when it is zero
+/// (left unset by its publisher).
+pub fn header_stamp_ns(cdr: &[u8]) -> Result<Option<i64>, RosError> {
+    Ok(Some(leading_time_ns(cdr)?).filter(|&t| t != 0))
 }
 
 #[cfg(test)]
